@@ -1,0 +1,29 @@
+"""LangChain integration for AIChatFree and every deployment of the same web app."""
+
+from langchain_aichatfree._protocol import generate_signature
+from langchain_aichatfree._version import __version__
+from langchain_aichatfree.chat_models import ChatAIChatFree
+from langchain_aichatfree.errors import (
+    AIChatFreeError,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    InvalidRequestError,
+    RateLimitError,
+    StreamInterruptedError,
+)
+
+__all__ = [
+    "AIChatFreeError",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ChatAIChatFree",
+    "InvalidRequestError",
+    "RateLimitError",
+    "StreamInterruptedError",
+    "__version__",
+    "generate_signature",
+]

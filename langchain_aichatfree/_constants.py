@@ -1,0 +1,64 @@
+"""Defaults in one place: endpoints, environment variables, timeouts and retries."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DEFAULT_BASE_URL: Final = "https://aichatfree.info"
+"""The public AIChatFree deployment."""
+
+DEFAULT_MODEL: Final = "gemini-1.5-pro"
+"""Reported in metadata and tracing; the deployment picks the real model."""
+
+GENERATE_PATH: Final = "/api/generate"
+
+ENV_BASE_URL: Final = "AICHATFREE_BASE_URL"
+ENV_SECRET: Final = "AICHATFREE_SECRET"  # noqa: S105 - a variable name
+ENV_PASSWORD: Final = "AICHATFREE_PASSWORD"  # noqa: S105 - a variable name
+
+PROVIDER: Final = "aichatfree"
+"""`ls_provider` and `model_provider`."""
+
+DEFAULT_CHUNK_TIMEOUT: Final = 60.0
+"""Longest silence, in seconds, before the first chunk and between chunks."""
+
+DEFAULT_MAX_RETRIES: Final = 2
+"""Retries after the first attempt."""
+
+INITIAL_RETRY_DELAY: Final = 0.5
+"""Backoff before the first retry, in seconds; doubled for each further retry."""
+
+MAX_RETRY_DELAY: Final = 8.0
+"""Longest backoff between two attempts when the server gave no hint."""
+
+MAX_HINTED_RETRY_DELAY: Final = 60.0
+"""Longest server-hinted delay ("Please retry in N s") that is waited for.
+
+A rate limit that asks for a longer wait is raised to the caller at once, with
+its `retry_after`, rather than blocking the call for minutes.
+"""
+
+RETRY_JITTER: Final = 0.25
+"""Backoff is multiplied by a random factor in `[1 - RETRY_JITTER, 1]`."""
+
+SERVER_SENTINEL: Final = "Internal server error"
+"""What the server writes as the last chunk when the upstream fails mid-stream."""
+
+MAX_OUTPUT_TOKENS: Final = 8000
+"""The deployment's output limit (its fixed generation settings)."""
+
+CHARS_PER_TOKEN: Final = 4
+"""Token estimates count one token per this many UTF-8 bytes (rounded up)."""
+
+USER_AGENT: Final = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+"""Browser-like user agent, as the web app's own page sends."""
+
+SYSTEM_PREFIX: Final = "[System instructions]\n"
+SYSTEM_SUFFIX: Final = "\n[End of system instructions]\n\n"
+"""Delimit system text folded into the first user turn."""
+
+LEADING_USER_TURN: Final = "(The conversation so far follows.)"
+"""Neutral user turn put before a history that would start with the model."""

@@ -1,0 +1,424 @@
+"""The wire protocol as pure functions: no I/O, no clock, no network.
+
+LangChain messages become the payload the server accepts (one small builder per
+dialect), the payload is signed, and the server's error texts are classified.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+from langchain_aichatfree._constants import (
+    CHARS_PER_TOKEN,
+    LEADING_USER_TURN,
+    SYSTEM_PREFIX,
+    SYSTEM_SUFFIX,
+)
+
+Dialect = Literal["gemini", "chatgpt-demo"]
+Role = Literal["system", "user", "model"]
+
+_TEXT_BLOCK_TYPES: Final = frozenset({"text", "text-plain"})
+"""Content blocks whose `text` is sent."""
+
+_SKIPPED_BLOCK_TYPES: Final = frozenset(
+    {"reasoning", "thinking", "tool_call", "tool_use", "function_call"}
+)
+"""Blocks of a model turn that carry no answer text (tool calls travel apart)."""
+
+_CHAT_ROLES: Final[dict[str, Role]] = {
+    "user": "user",
+    "human": "user",
+    "assistant": "model",
+    "ai": "model",
+    "model": "model",
+    "system": "system",
+    "developer": "system",
+}
+"""`ChatMessage.role` values we understand."""
+
+
+def generate_signature(time_ms: int, text: str, secret: str = "") -> str:
+    """Sign a request the way the web app's browser code does.
+
+    Args:
+        time_ms: The request's `time`, milliseconds since the epoch (an int: it
+            is signed as JavaScript prints it).
+        text: The last message's text, exactly as the server will join it.
+        secret: The deployment's public `PUBLIC_SECRET_KEY` ("" by default).
+
+    Returns:
+        The lowercase hex SHA-256 of `f"{time_ms}:{text}:{secret}"`.
+
+    Example:
+        >>> generate_signature(1, "hi")
+        'b1ee74e587ce0ea68a55c8139688818b8f19d9f81db86c10dcd96d2bab297731'
+    """
+    return hashlib.sha256(f"{time_ms}:{text}:{secret}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One turn of the conversation as the server sees it."""
+
+    role: Role
+    text: str
+
+
+def _block_text(block: str | dict[str, Any], *, role: Role, index: int) -> str:
+    if isinstance(block, str):
+        return block
+    block_type = block.get("type")
+    if block_type in _TEXT_BLOCK_TYPES and isinstance(block.get("text"), str):
+        return str(block["text"])
+    if role == "model" and block_type in _SKIPPED_BLOCK_TYPES:
+        return ""
+    msg = (
+        f"Message {index} has a content block of type {block_type!r}; AIChatFree "
+        "accepts text only (the server silently drops images and files). Remove "
+        "the block or describe it in text."
+    )
+    raise ValueError(msg)
+
+
+def _convert_content_to_text(
+    content: str | list[str | dict[str, Any]], *, role: Role, index: int
+) -> str:
+    """Join a message's text blocks with "" (as `BaseMessage.text` does)."""
+    if isinstance(content, str):
+        return content
+    return "".join(_block_text(block, role=role, index=index) for block in content)
+
+
+def _render_tool_calls(message: AIMessage) -> str:
+    """Write a model turn's tool calls as the JSON envelope the model produces."""
+    calls = [
+        {"id": call.get("id"), "name": call["name"], "arguments": call["args"]}
+        for call in message.tool_calls
+    ]
+    return json.dumps({"tool_calls": calls}, ensure_ascii=False)
+
+
+def _render_tool_result(message: ToolMessage | FunctionMessage, text: str) -> str:
+    if isinstance(message, ToolMessage):
+        label = "Tool error" if message.status == "error" else "Tool result"
+        name = f" {message.name}" if message.name else ""
+        return f"[{label}{name} (call {message.tool_call_id})]\n{text}"
+    return f"[Tool result {message.name}]\n{text}"
+
+
+def _convert_message_to_turn(message: BaseMessage, index: int) -> Turn:
+    """Map one LangChain message to a role and its text."""
+    role: Role
+    if isinstance(message, SystemMessage):
+        role = "system"
+    elif isinstance(message, HumanMessage):
+        role = "user"
+    elif isinstance(message, AIMessage):
+        role = "model"
+    elif isinstance(message, (ToolMessage, FunctionMessage)):
+        role = "user"
+    elif isinstance(message, ChatMessage):
+        mapped = _CHAT_ROLES.get(message.role.lower())
+        if mapped is None:
+            msg = (
+                f"Message {index} has role {message.role!r}; use one of "
+                f"{sorted(_CHAT_ROLES)}."
+            )
+            raise ValueError(msg)
+        role = mapped
+    else:
+        msg = f"Message {index} is a {type(message).__name__}, which cannot be sent."
+        raise ValueError(msg)
+
+    text = _convert_content_to_text(message.content, role=role, index=index)
+    if isinstance(message, AIMessage) and message.tool_calls:
+        envelope = _render_tool_calls(message)
+        text = f"{text}\n{envelope}" if text else envelope
+    elif isinstance(message, (ToolMessage, FunctionMessage)):
+        text = _render_tool_result(message, text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        msg = (
+            f"Message {index} contains an unpaired surrogate at position {e.start}, "
+            "which cannot be sent as UTF-8."
+        )
+        raise ValueError(msg) from None
+    return Turn(role, text)
+
+
+def _merge_same_role_turns(turns: Sequence[Turn]) -> list[Turn]:
+    """Join consecutive turns of one role with a blank line; never drop one."""
+    merged: list[Turn] = []
+    for turn in turns:
+        if merged and merged[-1].role == turn.role:
+            merged[-1] = Turn(turn.role, f"{merged[-1].text}\n\n{turn.text}")
+        else:
+            merged.append(turn)
+    return merged
+
+
+def _fold_system_into_first_user_turn(
+    system_texts: Sequence[str], turns: list[Turn]
+) -> list[Turn]:
+    """Prefix the first user turn with the delimited system instructions."""
+    if not system_texts:
+        return turns
+    system = "\n\n".join(system_texts)
+    first = turns[0]
+    turns[0] = Turn("user", f"{SYSTEM_PREFIX}{system}{SYSTEM_SUFFIX}{first.text}")
+    return turns
+
+
+def _check_last_turn(turns: Sequence[Turn], last_message: BaseMessage | None) -> None:
+    if not turns or turns[-1].role != "user":
+        what = type(last_message).__name__ if last_message is not None else "nothing"
+        msg = (
+            "The conversation must end with a user message (HumanMessage or "
+            f"ToolMessage); it ends with {what}. AIChatFree only answers a user turn."
+        )
+        raise ValueError(msg)
+    if not turns[-1].text.strip():
+        msg = "The last user message is empty; AIChatFree rejects empty text."
+        raise ValueError(msg)
+
+
+def convert_messages_to_turns(messages: Sequence[BaseMessage]) -> list[Turn]:
+    """Normalise a LangChain conversation into turns the Gemini dialect accepts.
+
+    System text is folded into the first user turn; consecutive turns of one role
+    are merged; a history that would start with the model gets a neutral user
+    turn first; empty turns before the last are skipped (the upstream rejects
+    empty text and they carry nothing).
+
+    Args:
+        messages: The conversation.
+
+    Returns:
+        Alternating `user`/`model` turns starting and ending with `user`.
+
+    Raises:
+        ValueError: For anything the server would reject or silently drop.
+    """
+    system_texts: list[str] = []
+    turns: list[Turn] = []
+    for index, message in enumerate(messages):
+        turn = _convert_message_to_turn(message, index)
+        if turn.role == "system":
+            if turn.text:
+                system_texts.append(turn.text)
+        elif turn.text or index == len(messages) - 1:
+            turns.append(turn)
+    turns = _merge_same_role_turns(turns)
+    _check_last_turn(turns, messages[-1] if messages else None)
+    if turns[0].role == "model":
+        turns.insert(0, Turn("user", LEADING_USER_TURN))
+    return _fold_system_into_first_user_turn(system_texts, turns)
+
+
+def convert_messages_to_openai_turns(messages: Sequence[BaseMessage]) -> list[Turn]:
+    """Normalise a conversation for the chatgpt-demo dialect (native system role).
+
+    Args:
+        messages: The conversation.
+
+    Returns:
+        Non-empty turns in order, ending with a non-empty user turn.
+
+    Raises:
+        ValueError: For anything the server would reject or silently drop.
+    """
+    turns: list[Turn] = []
+    for index, message in enumerate(messages):
+        turn = _convert_message_to_turn(message, index)
+        if turn.text or index == len(messages) - 1:
+            turns.append(turn)
+    _check_last_turn(turns, messages[-1] if messages else None)
+    return turns
+
+
+_OPENAI_ROLES: Final[dict[Role, str]] = {
+    "system": "system",
+    "user": "user",
+    "model": "assistant",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """A conversation converted once, signed afresh for every attempt.
+
+    Attributes:
+        messages: The `messages` field, in the dialect's form.
+        signed_text: The text the signature covers (the last message's).
+        extra: Further payload fields (`temperature` in the chatgpt-demo dialect).
+        input_text_bytes: UTF-8 size of all turns' text, for the token estimate.
+    """
+
+    messages: list[dict[str, Any]]
+    signed_text: str
+    extra: dict[str, Any]
+    input_text_bytes: int
+
+    def body(self, time_ms: int, secret: str, password: str | None) -> bytes:
+        """The JSON body of one attempt.
+
+        Args:
+            time_ms: Milliseconds since the epoch, signed as is.
+            secret: The deployment's public signing key.
+            password: The site password, or `None`.
+
+        Returns:
+            The UTF-8 JSON body.
+        """
+        payload: dict[str, Any] = {
+            "messages": self.messages,
+            "time": time_ms,
+            "pass": password,
+            "sign": generate_signature(time_ms, self.signed_text, secret),
+            **self.extra,
+        }
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _build_gemini_request(
+    messages: Sequence[BaseMessage], temperature: float | None
+) -> PreparedRequest:
+    del temperature  # the deployment fixes the generation settings
+    turns = convert_messages_to_turns(messages)
+    return PreparedRequest(
+        messages=[{"role": t.role, "parts": [{"text": t.text}]} for t in turns],
+        signed_text=turns[-1].text,
+        extra={},
+        input_text_bytes=sum(len(t.text.encode()) for t in turns),
+    )
+
+
+def _build_chatgpt_demo_request(
+    messages: Sequence[BaseMessage], temperature: float | None
+) -> PreparedRequest:
+    turns = convert_messages_to_openai_turns(messages)
+    return PreparedRequest(
+        messages=[{"role": _OPENAI_ROLES[t.role], "content": t.text} for t in turns],
+        signed_text=turns[-1].text,
+        extra={} if temperature is None else {"temperature": temperature},
+        input_text_bytes=sum(len(t.text.encode()) for t in turns),
+    )
+
+
+def prepare_request(
+    messages: Sequence[BaseMessage],
+    *,
+    dialect: Dialect,
+    temperature: float | None = None,
+) -> PreparedRequest:
+    """Convert a conversation into a request of the given dialect.
+
+    Args:
+        messages: The conversation.
+        dialect: `"gemini"` (GeminiProChat) or `"chatgpt-demo"`.
+        temperature: Forwarded by the chatgpt-demo dialect only.
+
+    Returns:
+        The prepared request.
+
+    Raises:
+        ValueError: Before any I/O, for input the server cannot take.
+    """
+    if dialect == "gemini":
+        return _build_gemini_request(messages, temperature)
+    return _build_chatgpt_demo_request(messages, temperature)
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimate a text's token count: one token per 4 UTF-8 bytes, rounded up.
+
+    The deployment returns no usage; this is an estimate, close for English
+    (about 4 characters a token) and on the safe side for other scripts.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The estimated number of tokens.
+    """
+    return -(-len(text.encode("utf-8", "surrogatepass")) // CHARS_PER_TOKEN)
+
+
+class UpstreamKind(enum.Enum):
+    """What an upstream error text inside a 500 means for the client."""
+
+    RATE_LIMIT = "rate_limit"
+    TRANSIENT = "transient"
+    BAD_REQUEST = "bad_request"
+    BAD_UPSTREAM_KEY = "bad_upstream_key"
+
+
+_UPSTREAM_PATTERNS: Final = (
+    (
+        re.compile(
+            r"\b429\b|quota|resource has been exhausted|rate.?limit|too many requests",
+            re.IGNORECASE,
+        ),
+        UpstreamKind.RATE_LIMIT,
+    ),
+    (re.compile(r"API key not valid", re.IGNORECASE), UpstreamKind.BAD_UPSTREAM_KEY),
+    (
+        re.compile(
+            r"alternate between user and model|valid role|required oneof field"
+            r"|invalid message history|invalid argument|\[400 Bad Request\]",
+            re.IGNORECASE,
+        ),
+        UpstreamKind.BAD_REQUEST,
+    ),
+)
+"""Checked in order; anything else in a 500 is a transient upstream failure."""
+
+_RETRY_HINT: Final = re.compile(
+    r"retry in\s+([0-9]+(?:\.[0-9]+)?)\s*(ms|s)\b|\"retryDelay\":\s*\"([0-9.]+)s\"",
+    re.IGNORECASE,
+)
+
+
+def classify_upstream_message(message: str) -> tuple[UpstreamKind, float | None]:
+    """Classify the upstream error text that a 500 carries.
+
+    Args:
+        message: The `error.message` of the server's JSON body.
+
+    Returns:
+        The kind of failure, and the delay in seconds the text asks for ("Please
+        retry in 47.17s"), if it names one.
+    """
+    kind = UpstreamKind.TRANSIENT
+    for pattern, pattern_kind in _UPSTREAM_PATTERNS:
+        if pattern.search(message):
+            kind = pattern_kind
+            break
+    hint = _RETRY_HINT.search(message)
+    retry_after: float | None = None
+    if hint:
+        if hint.group(1) is not None:
+            retry_after = float(hint.group(1))
+            if hint.group(2).lower() == "ms":
+                retry_after /= 1000
+        else:
+            retry_after = float(hint.group(3))
+    return kind, retry_after

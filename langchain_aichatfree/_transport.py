@@ -1,0 +1,366 @@
+"""The only module that does network I/O (aiohttp).
+
+* `SessionPool`: one `aiohttp.ClientSession` per event loop, reused across calls
+  (keep-alive) and closed cleanly, also when the loop shuts down.
+* `AnswerCall`: one call to the deployment: the signed request, the status check
+  with the body read before raising, the body streamed through `AnswerState`,
+  timeouts, and the retry loop, which retries only while nothing has reached the
+  caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+from langchain_core.rate_limiters import BaseRateLimiter
+
+from langchain_aichatfree._constants import (
+    INITIAL_RETRY_DELAY,
+    MAX_HINTED_RETRY_DELAY,
+    MAX_RETRY_DELAY,
+    RETRY_JITTER,
+)
+from langchain_aichatfree._protocol import PreparedRequest
+from langchain_aichatfree._stream import AnswerState
+from langchain_aichatfree.errors import (
+    AIChatFreeError,
+    APIConnectionError,
+    APITimeoutError,
+    RateLimitError,
+    StreamInterruptedError,
+    make_status_error,
+)
+
+logger = logging.getLogger("langchain_aichatfree")
+
+MAX_CONNECTIONS = 1000
+"""Connections one session may keep open at once (a cap, not a pool size)."""
+
+
+def _close_now(session: aiohttp.ClientSession) -> None:
+    """Close a session whose loop is not running, without a loop.
+
+    `ClientSession.close()` closes the connector's transports synchronously
+    before its first await, which marks the session closed; the await only waits
+    for the transports to finish closing, which a stopped loop never will.
+    """
+    coro = session.close()
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    coro.close()
+
+
+def _close_session(
+    loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession
+) -> None:
+    """Close `session` from any thread, as well as its loop's state allows."""
+    if session.closed:
+        return
+    if loop.is_closed() or not loop.is_running():
+        _close_now(session)
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        task = loop.create_task(session.close())
+        _BACKGROUND_TASKS.add(task)
+        task.add_done_callback(_BACKGROUND_TASKS.discard)
+        return
+    future = asyncio.run_coroutine_threadsafe(session.close(), loop)
+    with contextlib.suppress(Exception):
+        future.result(timeout=2.0)
+
+
+_BACKGROUND_TASKS: set[asyncio.Task[None]] = set()
+
+
+def _close_all(sessions: dict[asyncio.AbstractEventLoop, _Entry]) -> None:
+    for loop, entry in list(sessions.items()):
+        _close_session(loop, entry.session)
+    sessions.clear()
+
+
+@dataclass(slots=True)
+class _Entry:
+    session: aiohttp.ClientSession
+    keeper: AsyncIterator[None]
+
+
+class SessionPool:
+    """One aiohttp session per event loop, for one chat model.
+
+    A session is made the first time a loop calls, and reused by every later
+    call on that loop. It is closed by `aclose()`, when its loop shuts down its
+    async generators (as `asyncio.run` does on exit), or when the pool is
+    garbage collected or the interpreter exits: never left for aiohttp to warn
+    about.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: dict[asyncio.AbstractEventLoop, _Entry] = {}
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _close_all, self._sessions)
+
+    async def session(self) -> aiohttp.ClientSession:
+        """The current loop's session, made on first use."""
+        loop = asyncio.get_running_loop()
+        entry = self._sessions.get(loop)
+        if entry is not None and not entry.session.closed:
+            return entry.session
+        self._prune()
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
+            auto_decompress=True,
+        )
+        keeper = self._keep(session)
+        # Starting the generator registers it with the loop, whose
+        # `shutdown_asyncgens()` then closes it -- and so the session -- when the
+        # loop ends (asyncio.run, pytest-asyncio and aiohttp runners all do).
+        await keeper.__anext__()
+        with self._lock:
+            self._sessions[loop] = _Entry(session, keeper)
+        return session
+
+    @staticmethod
+    async def _keep(session: aiohttp.ClientSession) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await session.close()
+
+    def _prune(self) -> None:
+        """Close the sessions of loops that have closed."""
+        with self._lock:
+            dead = [loop for loop in self._sessions if loop.is_closed()]
+            entries = [self._sessions.pop(loop) for loop in dead]
+        for loop, entry in zip(dead, entries, strict=True):
+            _close_session(loop, entry.session)
+
+    async def aclose(self) -> None:
+        """Close every session: the current loop's awaited, others scheduled."""
+        with self._lock:
+            entries = dict(self._sessions)
+            self._sessions.clear()
+        current = asyncio.get_running_loop()
+        for loop, entry in entries.items():
+            if loop is current:
+                await entry.session.close()
+                with contextlib.suppress(RuntimeError, StopAsyncIteration):
+                    await entry.keeper.aclose()  # type: ignore[attr-defined]
+            else:
+                _close_session(loop, entry.session)
+
+    def close(self) -> None:
+        """Close every session from synchronous code."""
+        with self._lock:
+            entries = dict(self._sessions)
+            self._sessions.clear()
+        for loop, entry in entries.items():
+            _close_session(loop, entry.session)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Everything one call needs besides the conversation, fixed before any I/O."""
+
+    url: str
+    headers: Mapping[str, str]
+    secret: str
+    password: str | None
+    timeout: float | None
+    chunk_timeout: float | None
+    max_retries: int
+    stop: Sequence[str] = ()
+    max_tokens: int | None = None
+    proxy: str | None = None
+    connector: aiohttp.BaseConnector | None = None
+    rate_limiter: BaseRateLimiter | None = None
+
+
+def retry_delay(attempt: int, error: AIChatFreeError) -> float | None:
+    """Seconds to wait before retry number `attempt + 1`, or `None` to give up.
+
+    A server's hint ("Please retry in 2.5s") is honoured if it is at most
+    `MAX_HINTED_RETRY_DELAY`; a longer one is not waited for. Otherwise the
+    delay doubles from `INITIAL_RETRY_DELAY` up to `MAX_RETRY_DELAY`, less up
+    to 25% jitter so that many callers do not retry in step.
+
+    Args:
+        attempt: The attempt that just failed, from 0.
+        error: Its error.
+
+    Returns:
+        The delay, or `None` if the hinted delay is too long to wait.
+    """
+    if isinstance(error, RateLimitError) and error.retry_after is not None:
+        if error.retry_after > MAX_HINTED_RETRY_DELAY:
+            return None
+        return error.retry_after
+    backoff = min(INITIAL_RETRY_DELAY * 2.0**attempt, MAX_RETRY_DELAY)
+    return backoff * (1 - RETRY_JITTER * random.random())  # noqa: S311
+
+
+@dataclass(slots=True)
+class AnswerCall:
+    """One call: up to `max_retries + 1` attempts, each a streamed response.
+
+    Iterate `stream()` for text as it arrives (retries stop once a piece has been
+    yielded), or await `collect()` for the whole answer (retries may then also
+    follow a failure in the middle of a body, since nothing was shown yet).
+
+    Attributes:
+        state: The current attempt's answer state (the final one once done).
+        attempts: Requests sent so far.
+    """
+
+    pool: SessionPool
+    request: PreparedRequest
+    options: CallOptions
+    state: AnswerState = field(default_factory=AnswerState)
+    attempts: int = 0
+
+    async def collect(self) -> AnswerState:
+        """Run the call to the end without showing anything on the way.
+
+        Returns:
+            The final answer state.
+        """
+        async for _ in self._run(buffered=True):
+            pass  # pragma: no cover - nothing is yielded when buffered
+        return self.state
+
+    def stream(self) -> AsyncIterator[str]:
+        """Text pieces as they arrive, one per network read."""
+        return self._run(buffered=False)
+
+    async def _run(self, *, buffered: bool) -> AsyncIterator[str]:
+        options = self.options
+        session, owned = await self._session()
+        try:
+            for attempt in range(options.max_retries + 1):
+                delivered = False
+                try:
+                    async for piece in self._attempt(session, buffered=buffered):
+                        delivered = True
+                        yield piece
+                    return
+                except AIChatFreeError as error:
+                    if delivered or not error.is_retryable:
+                        raise
+                    if attempt == options.max_retries:
+                        raise
+                    delay = retry_delay(attempt, error)
+                    if delay is None:
+                        raise
+                    logger.info(
+                        "Retrying AIChatFree request in %.2f s (attempt %d of %d): %s",
+                        delay,
+                        attempt + 2,
+                        options.max_retries + 1,
+                        type(error).__name__,
+                    )
+                    await asyncio.sleep(delay)
+                    if options.rate_limiter is not None:
+                        await options.rate_limiter.aacquire(blocking=True)
+        finally:
+            if owned:
+                await session.close()
+
+    async def _session(self) -> tuple[aiohttp.ClientSession, bool]:
+        if self.options.connector is not None:
+            session = aiohttp.ClientSession(
+                connector=self.options.connector, connector_owner=False
+            )
+            return session, True
+        return await self.pool.session(), False
+
+    async def _attempt(
+        self, session: aiohttp.ClientSession, *, buffered: bool
+    ) -> AsyncIterator[str]:
+        options = self.options
+        state = self.state = AnswerState(
+            stop=options.stop, max_tokens=options.max_tokens
+        )
+        self.attempts += 1
+        body = self.request.body(
+            time.time_ns() // 1_000_000, options.secret, options.password
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=options.timeout,
+            sock_connect=options.chunk_timeout,
+            sock_read=options.chunk_timeout,
+        )
+        response: aiohttp.ClientResponse | None = None
+        complete = False
+        try:
+            response = await session.post(
+                options.url,
+                data=body,
+                headers=options.headers,
+                proxy=options.proxy,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+            if response.status != 200:
+                raw = await response.read()
+                raise make_status_error(response.status, raw)
+            async for data in response.content.iter_any():
+                piece = state.feed(data)
+                if piece and not buffered:
+                    yield piece
+                if state.done:
+                    return
+            piece = state.finish()
+            complete = True
+            if piece and not buffered:
+                yield piece
+        except (TimeoutError, asyncio.TimeoutError) as e:  # total and read timeouts
+            raise APITimeoutError(
+                _timeout_message(options, state), partial_text=state.partial_text()
+            ) from e
+        except aiohttp.ClientPayloadError as e:
+            raise StreamInterruptedError(
+                f"The answer's body was cut off after {state.received_bytes} bytes "
+                f"({e}); the partial answer is in `partial_text`.",
+                status_code=200,
+                partial_text=state.partial_text(),
+            ) from e
+        except (aiohttp.ClientError, OSError) as e:
+            if state.received_bytes:
+                raise StreamInterruptedError(
+                    f"The connection broke after {state.received_bytes} bytes of the "
+                    f"answer ({e!r}).",
+                    status_code=200,
+                    partial_text=state.partial_text(),
+                ) from e
+            raise APIConnectionError(f"Could not reach {options.url}: {e!r}") from e
+        finally:
+            if response is not None:
+                if complete:
+                    response.release()
+                else:
+                    response.close()
+
+
+def _timeout_message(options: CallOptions, state: AnswerState) -> str:
+    if state.received_bytes:
+        where = f"after {state.received_bytes} bytes of the answer"
+    else:
+        where = "before the first byte of the answer"
+    return (
+        f"The request to {options.url} timed out {where} (timeout="
+        f"{options.timeout}, chunk_timeout={options.chunk_timeout})."
+    )

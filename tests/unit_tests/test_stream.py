@@ -1,0 +1,170 @@
+"""The answer state machine: bytes split anywhere in, exact text out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from langchain_aichatfree._constants import SERVER_SENTINEL
+from langchain_aichatfree._stream import AnswerState
+from langchain_aichatfree.errors import StreamInterruptedError
+
+TEXT = "héllo wörld — 你好 🌍 Internal server errors are fine mid-answer."
+
+
+def run(parts: Sequence[bytes], **kwargs: object) -> tuple[list[str], AnswerState]:
+    state = AnswerState(**kwargs)  # type: ignore[arg-type]
+    shown: list[str] = []
+    for part in parts:
+        shown.append(state.feed(part))
+        if state.done:
+            break
+    if not state.done:
+        shown.append(state.finish())
+    return [s for s in shown if s], state
+
+
+def split(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64])
+def test_multibyte_characters_split_anywhere_arrive_whole(size: int) -> None:
+    shown, state = run(split(TEXT.encode(), size))
+    assert "".join(shown) == TEXT
+    assert state.text == TEXT
+    assert all("\ufffd" not in s for s in shown)
+    assert state.finish_reason is None
+
+
+def test_one_byte_at_a_time_never_shows_half_a_character() -> None:
+    state = AnswerState()
+    shown = [state.feed(bytes([b])) for b in "🌍".encode()]
+    assert shown == ["", "", "", "🌍"]
+
+
+@pytest.mark.parametrize("size", [1, 4, 100])
+def test_sentinel_at_the_end_raises_with_the_partial_text(size: int) -> None:
+    body = ("partial answer " + SERVER_SENTINEL).encode()
+    state = AnswerState()
+    shown = "".join(state.feed(p) for p in split(body, size))
+    assert SERVER_SENTINEL not in shown
+    assert "Internal" not in shown
+    with pytest.raises(StreamInterruptedError) as info:
+        state.finish()
+    assert info.value.partial_text == "partial answer "
+    assert info.value.is_retryable
+
+
+def test_sentinel_alone_raises_with_empty_partial() -> None:
+    state = AnswerState()
+    assert state.feed(SERVER_SENTINEL.encode()) == ""
+    with pytest.raises(StreamInterruptedError) as info:
+        state.finish()
+    assert info.value.partial_text == ""
+
+
+def test_sentinel_text_in_the_middle_is_ordinary_text() -> None:
+    shown, state = run([b"an ", b"Internal server error", b" happened"])
+    assert "".join(shown) == "an Internal server error happened"
+
+
+def test_sentinel_prefix_at_the_end_is_released() -> None:
+    shown, _ = run([b"report: Internal server"])
+    assert "".join(shown) == "report: Internal server"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 50])
+def test_stop_sequence_split_across_chunks(size: int) -> None:
+    shown, state = run(split(b"Hello, world! STOP and more", size), stop=["STOP"])
+    assert "".join(shown) == "Hello, world! "
+    assert state.finish_reason == "stop"
+    assert state.text == "Hello, world! "
+
+
+def test_earliest_stop_wins() -> None:
+    shown, state = run([b"aaa bb cc"], stop=["cc", "bb"])
+    assert "".join(shown) == "aaa "
+
+
+def test_stop_prefix_is_held_then_released() -> None:
+    state = AnswerState(stop=["STOP"])
+    assert state.feed(b"go ST") == "go "
+    assert state.feed(b"ay") == "STay"
+    assert state.finish() == ""
+    assert state.finish_reason is None
+
+
+def test_text_after_stop_is_ignored() -> None:
+    state = AnswerState(stop=["\n"])
+    assert state.feed(b"line one\nline two") == "line one"
+    assert state.feed(b"more") == ""
+    assert state.finish() == ""
+    assert state.finish_reason == "stop"
+
+
+def test_max_tokens_cuts_at_about_that_many_tokens() -> None:
+    shown, state = run(split(b"x" * 100, 7), max_tokens=5)
+    assert "".join(shown) == "x" * 20
+    assert state.finish_reason == "length"
+
+
+def test_max_tokens_never_cuts_inside_a_character() -> None:
+    shown, state = run(["你好世界".encode()], max_tokens=2)  # 8 bytes allowed
+    assert "".join(shown) == "你好"
+    assert state.finish_reason == "length"
+
+
+def test_invalid_utf8_is_replaced_and_flagged() -> None:
+    shown, state = run([b"ok \xff\xfe ok"])
+    assert "".join(shown) == "ok \ufffd\ufffd ok"
+    assert state.replaced
+
+
+def test_long_answer_is_not_quadratic_in_held_text() -> None:
+    # Each feed only looks at the held tail, so the held text stays small.
+    state = AnswerState(stop=["NEVER-APPEARS"])
+    for _ in range(1000):
+        state.feed(b"Intern")
+        assert len(state.partial_text()) - len(state.text) <= len("NEVER-APPEARS")
+
+
+@given(
+    text=st.text(max_size=200),
+    cuts=st.lists(st.integers(min_value=0, max_value=1000), max_size=20),
+    stop=st.lists(st.text(min_size=1, max_size=4), max_size=2),
+    sentinel=st.booleans(),
+)
+def test_any_split_matches_decoding_the_whole_body(
+    text: str, cuts: list[int], stop: list[str], sentinel: bool
+) -> None:
+    text = text.encode("utf-8", "replace").decode("utf-8")  # drop surrogates
+    body = (text + (SERVER_SENTINEL if sentinel else "")).encode()
+    points = sorted({c % (len(body) + 1) for c in cuts})
+    parts = [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
+
+    # The reference: the whole body at once.
+    whole = body.decode()
+    cut = min((i for s in stop if (i := whole.find(s)) != -1), default=-1)
+
+    state = AnswerState(stop=stop)
+    shown = ""
+    for part in parts:
+        shown += state.feed(part)
+        if state.done:
+            break
+    if cut != -1:
+        assert shown == whole[:cut]
+        assert state.finish_reason == "stop"
+        return
+    if whole.endswith(SERVER_SENTINEL):
+        with pytest.raises(StreamInterruptedError) as info:
+            state.finish()
+        assert info.value.partial_text == whole[: -len(SERVER_SENTINEL)]
+        assert info.value.partial_text.startswith(shown)
+    else:
+        shown += state.finish()
+        assert shown == whole
