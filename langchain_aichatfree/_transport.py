@@ -114,6 +114,10 @@ class SessionPool:
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _close_all, self._sessions)
 
+    def __reduce__(self) -> tuple[type[SessionPool], tuple[()]]:
+        # A copy or an unpickled model starts with no sessions of its own.
+        return (SessionPool, ())
+
     async def session(self) -> aiohttp.ClientSession:
         """The current loop's session, made on first use."""
         loop = asyncio.get_running_loop()
