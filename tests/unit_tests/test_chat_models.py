@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from langchain_aichatfree import ChatAIChatFree
 
-PASSWORD = "hunter2-do-not-leak"  # noqa: S105 - a test value
+PASSWORD = "hunter2-do-not-leak"
 
 
 @pytest.fixture(autouse=True)
@@ -108,7 +108,9 @@ def test_get_num_tokens_needs_no_download() -> None:
 
 def test_unknown_call_kwargs_fail_before_any_request() -> None:
     model = ChatAIChatFree(base_url="http://127.0.0.1:9")
-    with pytest.raises(TypeError, match="unexpected keyword arguments \\['temprature'\\]"):
+    with pytest.raises(
+        TypeError, match="unexpected keyword arguments \\['temprature'\\]"
+    ):
         model.invoke("hi", temprature=0.5)
 
 
@@ -141,7 +143,9 @@ def test_password_never_in_repr_str_dump_or_serialisation() -> None:
         assert PASSWORD not in text, i
 
 
-@pytest.mark.filterwarnings("ignore::langchain_core._api.beta_decorator.LangChainBetaWarning")
+@pytest.mark.filterwarnings(
+    "ignore::langchain_core._api.beta_decorator.LangChainBetaWarning"
+)
 def test_serdes_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AICHATFREE_PASSWORD", PASSWORD)
     model = ChatAIChatFree(
@@ -163,5 +167,5 @@ def test_serdes_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_model_pickles_without_its_sessions() -> None:
     model = ChatAIChatFree(max_retries=5)
-    clone = pickle.loads(pickle.dumps(model))  # noqa: S301 - our own object
+    clone = pickle.loads(pickle.dumps(model))
     assert clone.max_retries == 5

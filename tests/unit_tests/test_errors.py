@@ -52,7 +52,13 @@ ROWS = [
         False,
         "last message must be from user role",
     ),
-    (401, plain("Invalid password."), AuthenticationError, False, "AICHATFREE_PASSWORD"),
+    (
+        401,
+        plain("Invalid password."),
+        AuthenticationError,
+        False,
+        "AICHATFREE_PASSWORD",
+    ),
     (401, plain("Invalid signature."), AuthenticationError, False, "AICHATFREE_SECRET"),
     (500, b"", APIError, True, "empty body"),
     (
@@ -89,8 +95,8 @@ ROWS = [
     (
         500,
         upstream(
-            "[GoogleGenerativeAI Error]: Error fetching from  [503 Service Unavailable] "
-            "The model is overloaded. Please try again later."
+            "[GoogleGenerativeAI Error]: Error fetching from  "
+            "[503 Service Unavailable] The model is overloaded. Please try again later."
         ),
         APIError,
         True,
@@ -105,12 +111,20 @@ ROWS = [
     ),
     (
         500,
-        upstream("Please ensure that multiturn requests alternate between user and model."),
+        upstream(
+            "Please ensure that multiturn requests alternate between user and model."
+        ),
         InvalidRequestError,
         False,
         "alternate",
     ),
-    (500, upstream("Please use a valid role: user, model."), InvalidRequestError, False, "valid role"),
+    (
+        500,
+        upstream("Please use a valid role: user, model."),
+        InvalidRequestError,
+        False,
+        "valid role",
+    ),
     (
         500,
         upstream(
@@ -185,7 +199,10 @@ def test_bodies_are_kept_but_bounded() -> None:
         (APIError, (ModelAPIError,)),
         (StreamInterruptedError, (APIError, ModelAPIError)),
         (APIConnectionError, (ModelConnectionError,)),
-        (APITimeoutError, (APIConnectionError, ModelTimeoutError, ModelConnectionError)),
+        (
+            APITimeoutError,
+            (APIConnectionError, ModelTimeoutError, ModelConnectionError),
+        ),
     ],
 )
 def test_tree_is_built_on_langchain_core(cls: type, bases: tuple[type, ...]) -> None:

@@ -95,7 +95,11 @@ CONVERSIONS: list[tuple[str, list[BaseMessage], list[Turn]]] = [
     (
         "history starting with the model gets a neutral user turn",
         [AIMessage("Welcome!"), HumanMessage("Hi")],
-        [Turn("user", LEADING_USER_TURN), Turn("model", "Welcome!"), Turn("user", "Hi")],
+        [
+            Turn("user", LEADING_USER_TURN),
+            Turn("model", "Welcome!"),
+            Turn("user", "Hi"),
+        ],
     ),
     (
         "system before a model-first history lands in the neutral turn",
@@ -146,7 +150,9 @@ CONVERSIONS: list[tuple[str, list[BaseMessage], list[Turn]]] = [
             HumanMessage("weather?"),
             AIMessage(
                 "",
-                tool_calls=[{"name": "get_weather", "args": {"city": "Oslo"}, "id": "c1"}],
+                tool_calls=[
+                    {"name": "get_weather", "args": {"city": "Oslo"}, "id": "c1"}
+                ],
             ),
             ToolMessage("rainy", tool_call_id="c1", name="get_weather"),
         ],
@@ -169,13 +175,15 @@ CONVERSIONS: list[tuple[str, list[BaseMessage], list[Turn]]] = [
         ],
         [
             Turn("user", "x"),
-            Turn("model", '{"tool_calls": [{"id": "c2", "name": "f", "arguments": {}}]}'),
+            Turn(
+                "model", '{"tool_calls": [{"id": "c2", "name": "f", "arguments": {}}]}'
+            ),
             Turn("user", "[Tool error (call c2)]\nboom"),
         ],
     ),
     (
         "function message",
-        [HumanMessage("x"), AIMessage("y"), FunctionMessage("42", name="calc")],
+        [HumanMessage("x"), AIMessage("y"), FunctionMessage(content="42", name="calc")],
         [Turn("user", "x"), Turn("model", "y"), Turn("user", "[Tool result calc]\n42")],
     ),
 ]
@@ -195,7 +203,11 @@ REJECTED: list[tuple[str, list[BaseMessage], str]] = [
     ("no messages", [], "must end with a user message"),
     ("only system", [SystemMessage("S")], "must end with a user message"),
     ("ends with the model", [HumanMessage("q"), AIMessage("a")], "ends with AIMessage"),
-    ("empty last message", [HumanMessage("q"), AIMessage("a"), HumanMessage("")], "empty"),
+    (
+        "empty last message",
+        [HumanMessage("q"), AIMessage("a"), HumanMessage("")],
+        "empty",
+    ),
     ("blank last message", [HumanMessage("  \n")], "empty"),
     (
         "image block",
@@ -203,7 +215,10 @@ REJECTED: list[tuple[str, list[BaseMessage], str]] = [
             HumanMessage(
                 content=[
                     {"type": "text", "text": "what is this"},
-                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "data:image/png;base64,AA"},
+                    },
                 ]
             )
         ],
@@ -248,7 +263,9 @@ def test_gemini_payload_is_signed_over_the_joined_last_text() -> None:
 
 
 def test_gemini_payload_without_password_sends_null() -> None:
-    body = json.loads(prepare_request([HumanMessage("x")], dialect="gemini").body(1, "", None))
+    body = json.loads(
+        prepare_request([HumanMessage("x")], dialect="gemini").body(1, "", None)
+    )
     assert body["pass"] is None
     assert "temperature" not in body
 
@@ -276,7 +293,9 @@ def test_openai_turns_keep_consecutive_roles() -> None:
 
 
 def test_body_keeps_non_ascii_as_utf8() -> None:
-    body = prepare_request([HumanMessage("你好 🌍")], dialect="gemini").body(1, "", None)
+    body = prepare_request([HumanMessage("你好 🌍")], dialect="gemini").body(
+        1, "", None
+    )
     assert "你好 🌍".encode() in body
 
 
@@ -319,10 +338,14 @@ UPSTREAM = [
         UpstreamKind.TRANSIENT,
         None,
     ),
-    ("[GoogleGenerativeAI Error]: Error fetching from  fetch failed", UpstreamKind.TRANSIENT, None),
     (
-        "[GoogleGenerativeAI Error]: Error fetching from  [400 Bad Request] Please ensure "
-        "that multiturn requests alternate between user and model.",
+        "[GoogleGenerativeAI Error]: Error fetching from  fetch failed",
+        UpstreamKind.TRANSIENT,
+        None,
+    ),
+    (
+        "[GoogleGenerativeAI Error]: Error fetching from  [400 Bad Request] "
+        "Please ensure that multiturn requests alternate between user and model.",
         UpstreamKind.BAD_REQUEST,
         None,
     ),

@@ -68,7 +68,7 @@ def test_sentinel_alone_raises_with_empty_partial() -> None:
 
 
 def test_sentinel_text_in_the_middle_is_ordinary_text() -> None:
-    shown, state = run([b"an ", b"Internal server error", b" happened"])
+    shown, _state = run([b"an ", b"Internal server error", b" happened"])
     assert "".join(shown) == "an Internal server error happened"
 
 
@@ -86,7 +86,7 @@ def test_stop_sequence_split_across_chunks(size: int) -> None:
 
 
 def test_earliest_stop_wins() -> None:
-    shown, state = run([b"aaa bb cc"], stop=["cc", "bb"])
+    shown, _state = run([b"aaa bb cc"], stop=["cc", "bb"])
     assert "".join(shown) == "aaa "
 
 

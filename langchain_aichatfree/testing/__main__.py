@@ -1,0 +1,86 @@
+"""Run the local AIChatFree server from a shell.
+
+``python -m langchain_aichatfree.testing [--host 127.0.0.1] [--port 0]
+[--secret S] [--password P ...] [--dialect gemini|chatgpt-demo]`` prints one line,
+``AIChatFree local server listening on http://HOST:PORT``, then serves (answering
+``Echo: <last user text>``) until SIGINT or SIGTERM, and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from langchain_aichatfree.testing._server import LocalServer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m langchain_aichatfree.testing",
+        description="Serve the AIChatFree protocol locally (echoing the user).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument(
+        "--port", type=int, default=0, help="port to listen on (0: any free port)"
+    )
+    parser.add_argument(
+        "--secret", default="", help="the PUBLIC_SECRET_KEY to sign with"
+    )
+    parser.add_argument(
+        "--password",
+        dest="passwords",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="P",
+        help="an accepted site password (repeatable; none: no password required)",
+    )
+    parser.add_argument(
+        "--dialect",
+        choices=("gemini", "chatgpt-demo"),
+        default="gemini",
+        help="the app family to imitate",
+    )
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    server = LocalServer(
+        host=args.host,
+        port=args.port,
+        secret=args.secret,
+        passwords=args.passwords,
+        dialect=args.dialect,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Not on Windows; Ctrl-C still raises KeyboardInterrupt there (see main).
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    async with server:
+        print(f"AIChatFree local server listening on {server.url}", flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server until SIGINT or SIGTERM.
+
+    Args:
+        argv: The command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status, 0.
+    """
+    args = _parser().parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
