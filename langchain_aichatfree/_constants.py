@@ -41,6 +41,12 @@ its `retry_after`, rather than blocking the call for minutes.
 RETRY_JITTER: Final = 0.25
 """Backoff is multiplied by a random factor in `[1 - RETRY_JITTER, 1]`."""
 
+DEFAULT_MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
+"""Largest answer body accepted, in bytes (a full 8,000-token answer is ~50 KB)."""
+
+MAX_REDIRECTS: Final = 3
+"""Same-origin redirects followed at most, when following is allowed at all."""
+
 SERVER_SENTINEL: Final = "Internal server error"
 """What the server writes as the last chunk when the upstream fails mid-stream."""
 

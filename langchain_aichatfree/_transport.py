@@ -16,16 +16,20 @@ import logging
 import random
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from langchain_core.rate_limiters import BaseRateLimiter
 
 from langchain_aichatfree._constants import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     INITIAL_RETRY_DELAY,
     MAX_HINTED_RETRY_DELAY,
+    MAX_REDIRECTS,
     MAX_RETRY_DELAY,
     RETRY_JITTER,
 )
@@ -34,9 +38,12 @@ from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree.errors import (
     AIChatFreeError,
     APIConnectionError,
+    APIError,
     APITimeoutError,
+    InvalidRequestError,
     RateLimitError,
     StreamInterruptedError,
+    make_content_type_error,
     make_status_error,
 )
 
@@ -118,15 +125,20 @@ class SessionPool:
         # A copy or an unpickled model starts with no sessions of its own.
         return (SessionPool, ())
 
-    async def session(self) -> aiohttp.ClientSession:
-        """The current loop's session, made on first use."""
+    async def session(self, *, verify_ssl: bool = True) -> aiohttp.ClientSession:
+        """The current loop's session, made on first use.
+
+        Args:
+            verify_ssl: Whether TLS certificates are verified (the pool belongs to
+                one model, whose setting does not change).
+        """
         loop = asyncio.get_running_loop()
         entry = self._sessions.get(loop)
         if entry is not None and not entry.session.closed:
             return entry.session
         self._prune()
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ssl=verify_ssl),
             auto_decompress=True,
         )
         keeper = self._keep(session)
@@ -192,6 +204,9 @@ class CallOptions:
     proxy: str | None = None
     connector: aiohttp.BaseConnector | None = None
     rate_limiter: BaseRateLimiter | None = None
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    follow_redirects: bool = False
+    verify_ssl: bool = True
 
 
 def retry_delay(attempt: int, error: AIChatFreeError) -> float | None:
@@ -289,7 +304,7 @@ class AnswerCall:
                 connector=self.options.connector, connector_owner=False
             )
             return session, True
-        return await self.pool.session(), False
+        return await self.pool.session(verify_ssl=self.options.verify_ssl), False
 
     async def _attempt(
         self, session: aiohttp.ClientSession, *, buffered: bool
@@ -310,18 +325,16 @@ class AnswerCall:
         response: aiohttp.ClientResponse | None = None
         complete = False
         try:
-            response = await session.post(
-                options.url,
-                data=body,
-                headers=options.headers,
-                proxy=options.proxy,
-                timeout=timeout,
-                allow_redirects=False,
-            )
-            if response.status != 200:
-                raw = await response.read()
-                raise make_status_error(response.status, raw)
+            response = await self._post(session, body, timeout)
+            content_type = response.headers.get("Content-Type")
+            if content_type and response.content_type != "text/plain":
+                start = await response.content.read(_MAX_ERROR_BODY)
+                raise make_content_type_error(content_type, start)
+            limit = options.max_response_bytes
             async for data in response.content.iter_any():
+                if state.received_bytes + len(data) > limit:
+                    state.feed(data[: limit - state.received_bytes])
+                    raise _too_large(options, state)
                 piece = state.feed(data)
                 if piece and not buffered:
                     yield piece
@@ -329,6 +342,8 @@ class AnswerCall:
                     return
             piece = state.finish()
             complete = True
+            if state.replaced:
+                _warn_replaced(options)
             if piece and not buffered:
                 yield piece
         except (TimeoutError, asyncio.TimeoutError) as e:  # total and read timeouts
@@ -357,6 +372,91 @@ class AnswerCall:
                     response.release()
                 else:
                     response.close()
+
+    async def _post(
+        self,
+        session: aiohttp.ClientSession,
+        body: bytes,
+        timeout: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        """Send the request; return a 200 response or raise the mapped error.
+
+        Redirects are never followed automatically: the body carries the site
+        password. With `follow_redirects`, a redirect to the same origin is
+        posted again (at most `MAX_REDIRECTS` times); any other is an error.
+        """
+        options = self.options
+        url = options.url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await session.post(
+                url,
+                data=body,
+                headers=options.headers,
+                proxy=options.proxy,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+            if response.status == 200:
+                return response
+            try:
+                location = response.headers.get("Location")
+                if 300 <= response.status < 400 and location:
+                    target = urljoin(str(response.url), location)
+                    if options.follow_redirects and _same_origin(url, target):
+                        url = target
+                        continue
+                    raise _redirect_error(response.status, target, options)
+                raw = await response.content.read(_MAX_ERROR_BODY)
+                raise make_status_error(response.status, raw)
+            finally:
+                response.close()
+        msg = f"More than {MAX_REDIRECTS} redirects from {options.url}."
+        raise InvalidRequestError(msg, status_code=300)
+
+
+_MAX_ERROR_BODY = 64 * 1024
+"""Bytes of an error body read (bodies are small; a hostile one is not read whole)."""
+
+
+def _same_origin(a: str, b: str) -> bool:
+    ua, ub = urlsplit(a), urlsplit(b)
+    return (ua.scheme, ua.hostname, ua.port) == (ub.scheme, ub.hostname, ub.port)
+
+
+def _redirect_error(status: int, target: str, options: CallOptions) -> AIChatFreeError:
+    same = _same_origin(options.url, target)
+    advice = (
+        "Set follow_redirects=True to follow redirects on the same site, or set "
+        "`base_url` to the final address."
+        if same
+        else "It points to another site and is never followed (the request carries "
+        "the site password). Set `base_url` to the final address if you trust it."
+    )
+    return InvalidRequestError(
+        f"The deployment redirected the request (HTTP {status}) to {target}. {advice}",
+        status_code=status,
+    )
+
+
+def _too_large(options: CallOptions, state: AnswerState) -> AIChatFreeError:
+    error = APIError(
+        f"The answer exceeded max_response_bytes={options.max_response_bytes} "
+        "bytes; the connection was closed. Raise max_response_bytes if the answer "
+        "is legitimately this long.",
+        status_code=200,
+        partial_text=state.partial_text(),
+    )
+    error.is_retryable = False
+    return error
+
+
+def _warn_replaced(options: CallOptions) -> None:
+    message = (
+        f"The answer from {options.url} contained invalid UTF-8; the bad bytes "
+        "were replaced with U+FFFD."
+    )
+    logger.warning(message)
+    warnings.warn(message, UnicodeWarning, stacklevel=2)
 
 
 def _timeout_message(options: CallOptions, state: AnswerState) -> str:

@@ -24,6 +24,7 @@ from langchain_aichatfree import _sync
 from langchain_aichatfree._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CHUNK_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
     ENV_BASE_URL,
@@ -191,6 +192,18 @@ class ChatAIChatFree(BaseChatModel):
     """The deployment's web app family: GeminiProChat (`"gemini"`) or the older
     chatgpt-demo (`"chatgpt-demo"`, OpenAI-form messages)."""
 
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1)
+    """Largest answer accepted, in bytes; a larger one raises `APIError` and the
+    connection is closed, so a runaway server cannot exhaust memory."""
+
+    follow_redirects: bool = False
+    """Whether a redirect to the same site (scheme, host and port) is followed.
+    A redirect to another site is never followed: the body carries the password."""
+
+    verify_ssl: bool = True
+    """Whether TLS certificates are verified. Turn off only for a self-hosted
+    deployment with a certificate you trust but cannot verify."""
+
     _pool: SessionPool = PrivateAttr(default_factory=SessionPool)
 
     @model_validator(mode="after")
@@ -328,6 +341,9 @@ class ChatAIChatFree(BaseChatModel):
             proxy=kwargs.get("proxy", self.proxy),
             connector=connector,
             rate_limiter=self.rate_limiter,
+            max_response_bytes=self.max_response_bytes,
+            follow_redirects=self.follow_redirects,
+            verify_ssl=self.verify_ssl,
         )
         return request, options, kwargs.get("model") or self.model
 

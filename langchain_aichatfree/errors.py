@@ -44,6 +44,7 @@ __all__ = [
     "InvalidRequestError",
     "RateLimitError",
     "StreamInterruptedError",
+    "make_content_type_error",
     "make_status_error",
 ]
 
@@ -141,6 +142,31 @@ def _error_message(body: str) -> str | None:
         if isinstance(error, str):
             return error
     return None
+
+
+def make_content_type_error(content_type: str, body: bytes) -> AIChatFreeError:
+    """The error for a 200 answer that is not plain text (a web page, JSON).
+
+    Args:
+        content_type: The response's `Content-Type`.
+        body: The start of the body.
+
+    Returns:
+        A non-retryable `APIError`: a captcha, login or error page will not turn
+        into an answer by asking again.
+    """
+    text = body.decode("utf-8", "replace")[:_MAX_BODY_IN_ERROR]
+    server_message = _error_message(text)
+    shown = f": {server_message}" if server_message else ""
+    error = APIError(
+        f"The deployment answered 200 with {content_type!r} instead of plain text"
+        f"{shown}. Is `base_url` the chat site itself, and not behind a login or "
+        "captcha page?",
+        status_code=200,
+        body=text,
+    )
+    error.is_retryable = False
+    return error
 
 
 def make_status_error(status: int, body: bytes | str) -> AIChatFreeError:
