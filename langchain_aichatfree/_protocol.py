@@ -392,7 +392,8 @@ _UPSTREAM_PATTERNS: Final = (
 """Checked in order; anything else in a 500 is a transient upstream failure."""
 
 _RETRY_HINT: Final = re.compile(
-    r"retry in\s+([0-9]+(?:\.[0-9]+)?)\s*(ms|s)\b|\"retryDelay\":\s*\"([0-9.]+)s\"",
+    r"(?:retry|try again) in\s+([0-9]+(?:\.[0-9]+)?)\s*(ms|s)\b"
+    r"|\"retryDelay\":\s*\"([0-9.]+)s\"",
     re.IGNORECASE,
 )
 

@@ -407,7 +407,9 @@ class AnswerCall:
                         continue
                     raise _redirect_error(response.status, target, options)
                 raw = await response.content.read(_MAX_ERROR_BODY)
-                raise make_status_error(response.status, raw)
+                raise make_status_error(
+                    response.status, raw, response.headers.get("Retry-After")
+                )
             finally:
                 response.close()
         msg = f"More than {MAX_REDIRECTS} redirects from {options.url}."

@@ -169,7 +169,18 @@ def make_content_type_error(content_type: str, body: bytes) -> AIChatFreeError:
     return error
 
 
-def make_status_error(status: int, body: bytes | str) -> AIChatFreeError:
+def _parse_retry_after(value: str) -> float | None:
+    """Seconds from a `Retry-After` header given in seconds (dates are ignored)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def make_status_error(
+    status: int, body: bytes | str, retry_after_header: str | None = None
+) -> AIChatFreeError:
     """Map a non-200 response to the error a caller should see.
 
     This is the one place that knows what the server's statuses and messages
@@ -179,6 +190,7 @@ def make_status_error(status: int, body: bytes | str) -> AIChatFreeError:
     Args:
         status: The HTTP status code.
         body: The response body (read in full before calling this).
+        retry_after_header: The response's `Retry-After` header, if any.
 
     Returns:
         The error to raise, carrying the server's own message.
@@ -208,7 +220,12 @@ def make_status_error(status: int, body: bytes | str) -> AIChatFreeError:
             f"{shown} {where} The deployment refused access.", **kwargs
         )
     if status == 429:
-        return RateLimitError(f"Rate limited: {shown} {where}", **kwargs)
+        _, retry_after = classify_upstream_message(shown)
+        if retry_after_header is not None:
+            retry_after = _parse_retry_after(retry_after_header) or retry_after
+        return RateLimitError(
+            f"Rate limited: {shown} {where}", retry_after=retry_after, **kwargs
+        )
     if 300 <= status < 400:
         return InvalidRequestError(
             f"The deployment redirected the request {where}; redirects are not "

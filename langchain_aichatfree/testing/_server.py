@@ -241,6 +241,11 @@ class LocalServer:
         return self._url
 
     @property
+    def dialect(self) -> Dialect:
+        """The web app family this server imitates."""
+        return self._dialect
+
+    @property
     def open_connections(self) -> int:
         """TCP connections currently open."""
         return len(self._connections)

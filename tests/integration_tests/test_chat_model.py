@@ -30,9 +30,10 @@ from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Reply
 TEXT = "héllo wörld — 你好 🌍, and some more words to make several chunks."
 
 
-@pytest.fixture
-def server() -> Any:
-    with LocalServer(secret="pub", passwords="pw1,pw2") as s:
+@pytest.fixture(params=["gemini", "chatgpt-demo"])
+def server(request: pytest.FixtureRequest) -> Any:
+    """The local server, once per dialect: every test runs against both."""
+    with LocalServer(secret="pub", passwords="pw1,pw2", dialect=request.param) as s:
         yield s
 
 
@@ -42,9 +43,18 @@ def make(server: LocalServer, **kwargs: Any) -> ChatAIChatFree:
         "secret": "pub",
         "password": "pw2",
         "chunk_timeout": 5.0,
+        "dialect": server.dialect,
     }
     params.update(kwargs)
     return ChatAIChatFree(**params)
+
+
+def texts(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """(role, text) of each message sent, in either dialect."""
+    return [
+        (m["role"], m["parts"][0]["text"] if "parts" in m else m["content"])
+        for m in payload["messages"]
+    ]
 
 
 # -- requests --------------------------------------------------------------
@@ -63,11 +73,15 @@ async def test_ainvoke_sends_a_signed_request_with_password(
     payload = request.payload
     assert payload["pass"] == "pw2"
     assert isinstance(payload["time"], int)
-    [turn] = payload["messages"]
-    assert turn["role"] == "user"
-    text = turn["parts"][0]["text"]
-    assert text.endswith("Hi\n\nagain")
-    assert "Be brief." in text
+    sent = texts(payload)
+    if server.dialect == "gemini":
+        [(role, text)] = sent
+        assert role == "user"
+        assert text.endswith("Hi\n\nagain")
+        assert "Be brief." in text
+    else:
+        assert sent == [("system", "Be brief."), ("user", "Hi"), ("user", "again")]
+        text = "again"
     assert payload["sign"] == generate_signature(payload["time"], text, "pub")
     assert request.headers["Origin"] == server.url
     assert request.headers["Referer"] == server.url + "/"
@@ -102,8 +116,11 @@ async def test_echo_of_a_long_history(server: LocalServer) -> None:
             ]
         )
     assert answer.content == "Echo: d"
-    roles = [m["role"] for m in server.requests[0].payload["messages"]]
-    assert roles == ["user", "model", "user", "model", "user"]
+    roles = [role for role, _ in texts(server.requests[0].payload)]
+    if server.dialect == "gemini":
+        assert roles == ["user", "model", "user", "model", "user"]
+    else:
+        assert roles == ["assistant", "user", "user", "assistant", "user"]
 
 
 # -- authentication ----------------------------------------------------------
@@ -513,9 +530,9 @@ async def test_lcel_chain_streams(server: LocalServer) -> None:
         pieces = [p async for p in chain.astream({"question": "why?"})]
     assert "".join(pieces) == TEXT
     assert len([p for p in pieces if p]) > 3
-    sent = server.requests[0].payload["messages"][0]["parts"][0]["text"]
-    assert "You are terse." in sent
-    assert sent.endswith("why?")
+    sent = texts(server.requests[0].payload)
+    assert "You are terse." in sent[0][1]
+    assert sent[-1][1].endswith("why?")
 
 
 # -- sessions --------------------------------------------------------------------

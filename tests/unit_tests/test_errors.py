@@ -210,3 +210,16 @@ def test_tree_is_built_on_langchain_core(cls: type, bases: tuple[type, ...]) -> 
     assert issubclass(cls, ModelError)
     for base in bases:
         assert issubclass(cls, base)
+
+
+def test_openai_style_429_hint_and_retry_after_header() -> None:
+    body = plain("Rate limit reached. Please try again in 1.5s.")
+    error = make_status_error(429, body)
+    assert isinstance(error, RateLimitError)
+    assert error.retry_after == 1.5
+    error = make_status_error(429, body, retry_after_header="7")
+    assert isinstance(error, RateLimitError)
+    assert error.retry_after == 7.0
+    error = make_status_error(429, plain("slow down"), retry_after_header="soon")
+    assert isinstance(error, RateLimitError)
+    assert error.retry_after is None
