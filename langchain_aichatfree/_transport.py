@@ -18,8 +18,16 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -53,67 +61,77 @@ MAX_CONNECTIONS = 1000
 """Connections one session may keep open at once (a cap, not a pool size)."""
 
 
-def _close_now(session: aiohttp.ClientSession) -> None:
-    """Close a session whose loop is not running, without a loop.
+def _drive(awaitable: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine that needs no loop, here and now.
 
-    `ClientSession.close()` closes the connector's transports synchronously
-    before its first await, which marks the session closed; the await only waits
-    for the transports to finish closing, which a stopped loop never will.
+    Closing a session whose loop is closed or stopped does no real waiting:
+    aiohttp closes the connector's transports synchronously before its first
+    await, which marks the session closed. Should the coroutine still want to
+    wait for something, that wait is abandoned (a stopped loop never finishes it).
     """
-    coro = session.close()
     try:
-        coro.send(None)
+        awaitable.send(None)
     except StopIteration:
         return
-    coro.close()
+    awaitable.close()
 
 
-def _close_session(
-    loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession
-) -> None:
-    """Close `session` from any thread, as well as its loop's state allows."""
-    if session.closed:
-        return
+async def _finish(keeper: AsyncGenerator[None, None]) -> None:
+    await keeper.aclose()
+
+
+_BACKGROUND_TASKS: set[asyncio.Task[None]] = set()
+
+
+def _close_entry(loop: asyncio.AbstractEventLoop, entry: _Entry) -> None:
+    """Close a pooled session from any thread, as its loop's state allows."""
     if loop.is_closed() or not loop.is_running():
-        _close_now(session)
+        _drive(_finish(entry.keeper))
         return
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if running is loop:
-        task = loop.create_task(session.close())
+        task = loop.create_task(_finish(entry.keeper))
         _BACKGROUND_TASKS.add(task)
         task.add_done_callback(_BACKGROUND_TASKS.discard)
         return
-    future = asyncio.run_coroutine_threadsafe(session.close(), loop)
+    future = asyncio.run_coroutine_threadsafe(_finish(entry.keeper), loop)
     with contextlib.suppress(Exception):
         future.result(timeout=2.0)
 
 
-_BACKGROUND_TASKS: set[asyncio.Task[None]] = set()
-
-
 def _close_all(sessions: dict[asyncio.AbstractEventLoop, _Entry]) -> None:
     for loop, entry in list(sessions.items()):
-        _close_session(loop, entry.session)
+        _close_entry(loop, entry)
     sessions.clear()
 
 
 @dataclass(slots=True)
 class _Entry:
     session: aiohttp.ClientSession
-    keeper: AsyncIterator[None]
+    keeper: AsyncGenerator[None, None]
+    """Suspended in the loop's care; closing it closes the session."""
+
+
+async def _keep(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await session.close()
 
 
 class SessionPool:
     """One aiohttp session per event loop, for one chat model.
 
     A session is made the first time a loop calls, and reused by every later
-    call on that loop. It is closed by `aclose()`, when its loop shuts down its
-    async generators (as `asyncio.run` does on exit), or when the pool is
-    garbage collected or the interpreter exits: never left for aiohttp to warn
-    about.
+    call on that loop. Each session has a keeper: an async generator started on
+    its loop and left suspended, which closes the session when it is closed. The
+    loop's `shutdown_asyncgens()` closes it when the loop ends (`asyncio.run`,
+    pytest-asyncio and aiohttp's runners all call it), and `aclose()`, `close()`
+    and garbage collection of the pool close it otherwise: a session is never
+    left for aiohttp to warn about.
     """
 
     def __init__(self) -> None:
@@ -131,6 +149,9 @@ class SessionPool:
         Args:
             verify_ssl: Whether TLS certificates are verified (the pool belongs to
                 one model, whose setting does not change).
+
+        Returns:
+            The session.
         """
         loop = asyncio.get_running_loop()
         entry = self._sessions.get(loop)
@@ -141,51 +162,39 @@ class SessionPool:
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ssl=verify_ssl),
             auto_decompress=True,
         )
-        keeper = self._keep(session)
-        # Starting the generator registers it with the loop, whose
-        # `shutdown_asyncgens()` then closes it -- and so the session -- when the
-        # loop ends (asyncio.run, pytest-asyncio and aiohttp runners all do).
-        await keeper.__anext__()
+        entry = _Entry(session, _keep(session))
         with self._lock:
-            self._sessions[loop] = _Entry(session, keeper)
+            self._sessions[loop] = entry
+        await entry.keeper.__anext__()  # started: now the loop will close it
         return session
 
-    @staticmethod
-    async def _keep(session: aiohttp.ClientSession) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await session.close()
+    def _take(
+        self, which: Callable[[asyncio.AbstractEventLoop], bool]
+    ) -> list[tuple[asyncio.AbstractEventLoop, _Entry]]:
+        with self._lock:
+            taken = [(loop, e) for loop, e in self._sessions.items() if which(loop)]
+            for loop, _ in taken:
+                del self._sessions[loop]
+        return taken
 
     def _prune(self) -> None:
         """Close the sessions of loops that have closed."""
-        with self._lock:
-            dead = [loop for loop in self._sessions if loop.is_closed()]
-            entries = [self._sessions.pop(loop) for loop in dead]
-        for loop, entry in zip(dead, entries, strict=True):
-            _close_session(loop, entry.session)
+        for loop, entry in self._take(lambda loop: loop.is_closed()):
+            _close_entry(loop, entry)
 
     async def aclose(self) -> None:
         """Close every session: the current loop's awaited, others scheduled."""
-        with self._lock:
-            entries = dict(self._sessions)
-            self._sessions.clear()
         current = asyncio.get_running_loop()
-        for loop, entry in entries.items():
+        for loop, entry in self._take(lambda _: True):
             if loop is current:
-                await entry.session.close()
-                with contextlib.suppress(RuntimeError, StopAsyncIteration):
-                    await entry.keeper.aclose()  # type: ignore[attr-defined]
+                await _finish(entry.keeper)
             else:
-                _close_session(loop, entry.session)
+                _close_entry(loop, entry)
 
     def close(self) -> None:
         """Close every session from synchronous code."""
-        with self._lock:
-            entries = dict(self._sessions)
-            self._sessions.clear()
-        for loop, entry in entries.items():
-            _close_session(loop, entry.session)
+        for loop, entry in self._take(lambda _: True):
+            _close_entry(loop, entry)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from typing import Any
@@ -606,3 +607,15 @@ async def test_callbacks_record_the_error(server: LocalServer) -> None:
         with pytest.raises(InvalidRequestError):
             await model.ainvoke("hi", config={"callbacks": [handler]})
     assert len(handler.errors) == 1
+
+
+def test_sessions_close_with_their_loops(server: LocalServer) -> None:
+    # Each asyncio.run makes and ends a loop; the model is never closed by hand.
+    # Under filterwarnings=error an unclosed session or transport would fail here.
+    model = make(server)
+    for i in range(3):
+        assert asyncio.run(model.ainvoke(f"q{i}")).text == f"Echo: q{i}"
+    assert model.invoke("sync too").text == "Echo: sync too"
+    del model
+    gc.collect()
+    server.wait_until(lambda: server.open_connections == 0)
