@@ -386,6 +386,20 @@ async def test_cancelling_a_stream_closes_its_connection(server: LocalServer) ->
         assert (await model.ainvoke("still usable?")).content == "Echo: still usable?"
 
 
+async def test_cancelling_an_ainvoke_closes_its_connection(server: LocalServer) -> None:
+    server.script(Reply(TEXT * 20, chunk_size=8, chunk_delay=0.02))
+    async with make(server) as model:
+        task = asyncio.create_task(model.ainvoke("hi"))
+        await server.wait_for(lambda: len(server.requests) == 1)
+        await asyncio.sleep(0.1)  # the answer is streaming
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await server.wait_for(lambda: server.disconnects == 1)
+        await server.wait_idle()
+        assert server.requests[0].outcome == "client_disconnected"
+
+
 # -- stop sequences and max_tokens -------------------------------------------
 
 
