@@ -1,4 +1,4 @@
-"""Quickstart: invoke, stream, an LCEL chain and a batch.
+"""Quickstart: invoke, stream, an LCEL chain, a batch, and the async API.
 
 Run against the public deployment, or any other with AICHATFREE_BASE_URL (and
 AICHATFREE_PASSWORD / AICHATFREE_SECRET if it needs them):
@@ -10,15 +10,17 @@ AICHATFREE_PASSWORD / AICHATFREE_SECRET if it needs them):
 
 from __future__ import annotations
 
+import asyncio
+
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from langchain_aichatfree import ChatAIChatFree
 
+model = ChatAIChatFree(max_retries=2, chunk_timeout=60)
+
 
 def main() -> None:
-    model = ChatAIChatFree(max_retries=2, chunk_timeout=60)
-
     # 1. Invoke: one answer, with metadata.
     answer = model.invoke(
         [
@@ -57,6 +59,19 @@ def main() -> None:
         print(f"batch: {question} -> {reply.content}")
 
     model.close()
+
+    # 5. Async: the same calls on an event loop (the model is closed on exit).
+    asyncio.run(async_main())
+
+
+async def async_main() -> None:
+    print("astream: ", end="")
+    async with ChatAIChatFree() as model:
+        answer = await model.ainvoke("Hi!")
+        async for chunk in model.astream("Tell me a story"):
+            print(chunk.text, end="", flush=True)
+        print()
+    print("ainvoke:", answer.content)
 
 
 if __name__ == "__main__":

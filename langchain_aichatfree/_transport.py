@@ -374,7 +374,7 @@ class AnswerCall:
                     status_code=200,
                     partial_text=state.partial_text(),
                 ) from e
-            raise APIConnectionError(f"Could not reach {options.url}: {e!r}") from e
+            raise APIConnectionError(f"Could not reach {options.url}: {e}") from e
         finally:
             if response is not None:
                 if complete:

@@ -1,0 +1,915 @@
+"""The ``aichatfree`` command: ask once, chat, or serve the local test server.
+
+Usage::
+
+    aichatfree [ask] [options] QUESTION...   stream one answer to the terminal
+    echo "QUESTION" | aichatfree [options]   the question from stdin (or QUESTION "-")
+    aichatfree chat [options]                an interactive session
+    aichatfree serve [--port N] [options]    the local offline test server
+
+``python -m langchain_aichatfree`` is the same command. The deployment is
+``--base-url`` (default ``$AICHATFREE_BASE_URL``, else the public site), its
+signing key ``--secret`` (default ``$AICHATFREE_SECRET``). The site password is
+read from ``$AICHATFREE_PASSWORD`` or, with ``--ask-password``, typed at a
+hidden prompt: never from a flag, whose value other users could read in the
+process list.
+
+In ``chat``, Ctrl-C stops the answer being written (it is not kept in the
+conversation) and Ctrl-D exits; ``/help`` lists the commands (``/reset``,
+``/system TEXT``, ``/save FILE``, ``/load FILE``, ``/exit``).
+
+A failure prints one line to stderr, what happened and what to do (``--verbose``
+adds the traceback and the server's body), and exits with the code of its class:
+
+====  ===========  ============================================================
+code  class        meaning
+====  ===========  ============================================================
+0     ok           the answer was written in full
+1     internal     an unexpected error: a bug, please report it (with --verbose)
+2     usage        bad input: a wrong option or value, an empty question
+3     auth         the deployment refused the password or the signing secret
+4     rate limit   the deployment's quota is exhausted: try again later
+5     server       the deployment or its model failed, refused the request, or
+                   cut the answer short
+6     network      the deployment could not be reached, or did not answer in time
+130   interrupted  interrupted by Ctrl-C (in ask mode; chat keeps going)
+====  ===========  ============================================================
+
+The table is `EXIT_CODES`; ``aichatfree --help`` prints it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import enum
+import getpass
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    messages_from_dict,
+    messages_to_dict,
+)
+from pydantic import SecretStr, ValidationError
+
+from langchain_aichatfree._constants import (
+    DEFAULT_MAX_RETRIES,
+    ENV_BASE_URL,
+    ENV_PASSWORD,
+    ENV_SECRET,
+)
+from langchain_aichatfree._version import __version__
+from langchain_aichatfree.chat_models import ChatAIChatFree
+from langchain_aichatfree.errors import (
+    AIChatFreeError,
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    RateLimitError,
+    StreamInterruptedError,
+)
+
+__all__ = ["EXIT_CODES", "ExitCode", "exit_code_for", "main"]
+
+PROG: Final = "aichatfree"
+
+
+class ExitCode(enum.IntEnum):
+    """The command's exit statuses, one per class of failure (see `EXIT_CODES`)."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    AUTH = 3
+    RATE_LIMIT = 4
+    SERVER = 5
+    NETWORK = 6
+    INTERRUPTED = 130
+
+
+EXIT_CODES: Final[Mapping[ExitCode, str]] = {
+    ExitCode.OK: "the answer was written in full",
+    ExitCode.INTERNAL: "an unexpected error: a bug, please report it (with --verbose)",
+    ExitCode.USAGE: "bad input: a wrong option or value, an empty question",
+    ExitCode.AUTH: "the deployment refused the password or the signing secret",
+    ExitCode.RATE_LIMIT: "the deployment's quota is exhausted: try again later",
+    ExitCode.SERVER: (
+        "the deployment or its model failed, refused the request, or cut the "
+        "answer short"
+    ),
+    ExitCode.NETWORK: (
+        "the deployment could not be reached, or did not answer in time"
+    ),
+    ExitCode.INTERRUPTED: "interrupted by Ctrl-C (in ask mode; chat keeps going)",
+}
+"""What each exit status means, in order (the README's table is this one)."""
+
+_COMMANDS: Final = ("ask", "chat", "serve")
+_TOP_LEVEL_FLAGS: Final = frozenset({"-h", "--help", "--version"})
+_MAX_MESSAGE: Final = 400
+"""Characters of an error message shown without --verbose (upstream texts run long)."""
+
+_CLI_FIELDS: Final[Mapping[str, str]] = {
+    "base_url": "--base-url",
+    "secret": "--secret",
+    "dialect": "--dialect",
+    "timeout": "--timeout",
+    "max_retries": "--max-retries",
+}
+"""ChatAIChatFree fields set from flags, named as the user typed them."""
+
+
+class UsageError(ValueError):
+    """The command line or its input cannot be used (exit status 2)."""
+
+
+# -- failures -----------------------------------------------------------------
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    """Return the exit status for an error (the `EXIT_CODES` classes).
+
+    The deployment's own upstream key being refused arrives as an
+    `AuthenticationError` with a 5xx status: that is the site's failure, not
+    the user's credentials, so it is a server error.
+
+    Args:
+        error: What was raised.
+
+    Returns:
+        The exit status.
+    """
+    if isinstance(error, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    if isinstance(error, AuthenticationError):
+        if error.status_code is not None and error.status_code >= 500:
+            return ExitCode.SERVER
+        return ExitCode.AUTH
+    if isinstance(error, RateLimitError):
+        return ExitCode.RATE_LIMIT
+    if isinstance(error, APIConnectionError):
+        return ExitCode.NETWORK
+    if isinstance(error, AIChatFreeError):
+        return ExitCode.SERVER
+    if isinstance(error, ValueError):
+        return ExitCode.USAGE
+    return ExitCode.INTERNAL
+
+
+def _one_line(text: str, *, limit: int | None = _MAX_MESSAGE) -> str:
+    line = " ".join(text.split())
+    if limit is not None and len(line) > limit:
+        line = line[: limit - 1].rstrip() + "… (--verbose shows all)"
+    return line
+
+
+def _validation_text(error: ValueError) -> str:
+    """A pydantic ValidationError's complaints on one line, flags by their names."""
+    if not isinstance(error, ValidationError):
+        return str(error)
+    parts = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(part) for part in item["loc"])
+        flag = _CLI_FIELDS.get(where)
+        parts.append(f"{flag}: {message}" if flag else message)
+    return "; ".join(parts)
+
+
+_GEMINI_PREFIX: Final = re.compile(
+    r"^\[GoogleGenerativeAI Error\]:\s*(Error fetching from\s*)?"
+)
+_SERVER_TEXT_LIMIT: Final = 200
+"""Characters of the server's own message quoted without --verbose."""
+
+
+def _server_said(error: AIChatFreeError, limit: int | None) -> str:
+    """The server's own message and status, else the error's message.
+
+    Long upstream texts (Gemini's quota message runs to 500 characters) are
+    cut unless `limit` is `None`.
+    """
+    text = None
+    if error.body:
+        with contextlib.suppress(ValueError):
+            data = json.loads(error.body)
+            inner = data.get("error") if isinstance(data, dict) else None
+            if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+                text = _GEMINI_PREFIX.sub("", inner["message"])
+    if text is None:
+        return _one_line(error.message, limit=limit)
+    text = _one_line(text, limit=None if limit is None else _SERVER_TEXT_LIMIT)
+    return f"{text} (HTTP {error.status_code})"
+
+
+def describe(error: BaseException, *, verbose: bool = False) -> str:
+    """Say on one line what went wrong and what to do about it.
+
+    Args:
+        error: What was raised.
+        verbose: Keep long messages whole.
+
+    Returns:
+        The line, without the program name.
+    """
+    limit = None if verbose else _MAX_MESSAGE
+    code = exit_code_for(error)
+    if isinstance(error, StreamInterruptedError):
+        cause = error.__cause__
+        reason = (
+            "the server reported a failure in the middle of it"
+            if cause is None
+            else f"the connection broke: {_one_line(str(cause), limit=limit)}"
+        )
+        shown = "; the text above is incomplete" if error.partial_text else ""
+        return f"the answer was cut short ({reason}){shown}. Ask again."
+    if isinstance(error, AIChatFreeError):
+        said = _server_said(error, limit)
+        if code is ExitCode.AUTH:
+            lowered = said.lower()
+            if "signature" in lowered:
+                hint = (
+                    "Pass the deployment's PUBLIC_SECRET_KEY (published in its "
+                    f"browser code) with --secret or {ENV_SECRET}."
+                )
+            elif "password" in lowered:
+                hint = f"Set {ENV_PASSWORD}, or use --ask-password to type it."
+            else:
+                hint = f"Check {ENV_PASSWORD} (or --ask-password) and --secret."
+            return f"authentication failed: {said} {hint}"
+        if isinstance(error, RateLimitError):
+            wait = (
+                f"Try again in {error.retry_after:g} s."
+                if error.retry_after is not None
+                else "Try again later."
+            )
+            return f"rate limited: {said} {wait}"
+        if isinstance(error, APITimeoutError):
+            return (
+                f"timed out: {_one_line(error.message, limit=limit)} Try again "
+                "later, or with a longer --timeout if you gave one."
+            )
+        if code is ExitCode.NETWORK:
+            cause = error.__cause__
+            what = _one_line(str(cause) if cause else error.message, limit=limit)
+            return (
+                f"network error: {what}. Check --base-url (or {ENV_BASE_URL}) and "
+                "your connection."
+            )
+        if isinstance(error, AuthenticationError):  # the site's own upstream key
+            return (
+                f"server error: the deployment's own model key was refused: "
+                f"{said} Only the site's operator can fix this."
+            )
+        retry = error.is_retryable and "try again" not in said.lower()
+        return f"server error: {said}" + (" Try again later." if retry else "")
+    if isinstance(error, ValueError):
+        return f"error: {_one_line(_validation_text(error), limit=limit)}"
+    return (
+        f"internal error: {type(error).__name__}: {_one_line(str(error), limit=limit)}"
+        " This is a bug; please report it with the output of --verbose."
+    )
+
+
+class _Output:
+    """The answer's stream, remembering whether a line is left open."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.mid_line = False
+
+    def write(self, text: str) -> None:
+        if text:
+            self.stream.write(text)
+            self.stream.flush()
+            self.mid_line = not text.endswith("\n")
+
+    def end_line(self) -> None:
+        if self.mid_line:
+            self.write("\n")
+
+
+def _report(error: BaseException, *, verbose: bool, out: _Output) -> ExitCode:
+    """Print an error (one line, or more with --verbose); return its status."""
+    out.end_line()
+    if verbose:
+        traceback.print_exception(error, file=sys.stderr)
+        body = getattr(error, "body", None)
+        status = getattr(error, "status_code", None)
+        if body:
+            print(f"server body (HTTP {status}): {body}", file=sys.stderr)
+    print(f"{PROG}: {describe(error, verbose=verbose)}", file=sys.stderr, flush=True)
+    return exit_code_for(error)
+
+
+# -- the command line ---------------------------------------------------------
+
+
+class _RefusePassword(argparse.Action):
+    """``--password VALUE`` is refused: the process list would show it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error(
+            "the password is not taken from the command line, where other users "
+            f"can read it in the process list: set {ENV_PASSWORD}, or pass "
+            "--ask-password to type it at a hidden prompt"
+        )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def _exit_code_epilog() -> str:
+    rows = "\n".join(
+        f"  {code.value:<4} {meaning}" for code, meaning in EXIT_CODES.items()
+    )
+    return f"exit codes:\n{rows}"
+
+
+def _add_client_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("deployment")
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"the site's root URL (default: ${ENV_BASE_URL}, else the public site)",
+    )
+    group.add_argument(
+        "--secret",
+        metavar="KEY",
+        help=f"the deployment's public signing key (default: ${ENV_SECRET}, else none)",
+    )
+    group.add_argument(
+        "--ask-password",
+        action="store_true",
+        help=f"type the site password at a hidden prompt (else ${ENV_PASSWORD})",
+    )
+    group.add_argument(
+        "--password", action=_RefusePassword, nargs="?", help=argparse.SUPPRESS
+    )
+    group.add_argument(
+        "--dialect",
+        choices=("gemini", "chatgpt-demo"),
+        help="the web app family the deployment runs (default: gemini)",
+    )
+    answer = parser.add_argument_group("answer")
+    answer.add_argument("--system", metavar="TEXT", help="system instructions")
+    answer.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="longest time one attempt may take (default: no limit)",
+    )
+    answer.add_argument(
+        "--max-retries",
+        type=_count,
+        metavar="N",
+        help=(
+            "retries after a failed first attempt, before any text "
+            f"(default: {DEFAULT_MAX_RETRIES})"
+        ),
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="on failure, show the traceback and the server's body; log retries",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the command's argument parser (subcommands ``ask``, ``chat``, ``serve``).
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Ask an AIChatFree (GeminiProChat / chatgpt-demo) deployment from the "
+            'terminal. `aichatfree "question"` is short for `aichatfree ask '
+            '"question"`.'
+        ),
+        epilog=_exit_code_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = commands.add_parser(
+        "ask",
+        help="stream one answer (the default command)",
+        description=(
+            "Stream one answer. The question is the arguments, joined by spaces; "
+            'with none, or "-", it is read from stdin.'
+        ),
+        epilog=_exit_code_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ask.add_argument("question", nargs="*", help="the question")
+    ask.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (text and metadata) instead of streaming",
+    )
+    _add_client_options(ask)
+
+    chat = commands.add_parser(
+        "chat",
+        help="an interactive session",
+        description=(
+            "An interactive session that keeps the conversation. Ctrl-C stops an "
+            "answer, Ctrl-D exits; /help lists the commands."
+        ),
+        epilog=_exit_code_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_client_options(chat)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the local offline test server",
+        description=(
+            "Serve the AIChatFree protocol locally, answering 'Echo: <your last "
+            "message>', until Ctrl-C."
+        ),
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="interface (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=_count, default=0, help="port (default: 0, any free port)"
+    )
+    serve.add_argument("--secret", default="", help="the signing key it expects")
+    serve.add_argument(
+        "--password",
+        dest="passwords",
+        action="append",
+        default=[],
+        metavar="P",
+        help="a password it accepts (repeatable; default: none required)",
+    )
+    serve.add_argument(
+        "--dialect",
+        choices=("gemini", "chatgpt-demo"),
+        default="gemini",
+        help="the web app family to imitate (default: %(default)s)",
+    )
+    return parser
+
+
+def _with_command(argv: list[str]) -> list[str]:
+    """Insert the default ``ask`` unless a command or a top-level flag leads."""
+    if argv and (argv[0] in _COMMANDS or argv[0] in _TOP_LEVEL_FLAGS):
+        return argv
+    return ["ask", *argv]
+
+
+# -- the client ---------------------------------------------------------------
+
+
+def _ask_password() -> str | None:
+    """Read the password at a hidden prompt; refuse to read it with echo."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", getpass.GetPassWarning)
+        try:
+            password = getpass.getpass("Site password (hidden): ")
+        except getpass.GetPassWarning:
+            msg = (
+                "--ask-password needs a terminal to read the password without "
+                f"echo; set {ENV_PASSWORD} instead"
+            )
+            raise UsageError(msg) from None
+        except EOFError:
+            raise UsageError("no password was typed (end of input)") from None
+    return password or None
+
+
+def _make_model(args: argparse.Namespace) -> ChatAIChatFree:
+    settings: dict[str, Any] = {
+        name: getattr(args, name)
+        for name in _CLI_FIELDS
+        if getattr(args, name) is not None
+    }
+    if args.ask_password:
+        password = _ask_password()
+        settings["password"] = SecretStr(password) if password is not None else None
+    return ChatAIChatFree(**settings)
+
+
+def _conversation(
+    system: str | None, history: Sequence[BaseMessage], question: str
+) -> list[BaseMessage]:
+    head: list[BaseMessage] = [SystemMessage(system)] if system else []
+    return [*head, *history, HumanMessage(question)]
+
+
+def _stream_into(
+    model: ChatAIChatFree, messages: list[BaseMessage], out: _Output
+) -> str:
+    """Stream an answer to `out`; return its text. Closes the stream however it ends."""
+    pieces: list[str] = []
+    stream = model.stream(messages)
+    try:
+        for chunk in stream:
+            pieces.append(chunk.text)
+            out.write(chunk.text)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    return "".join(pieces)
+
+
+def _read_question(words: Sequence[str]) -> str:
+    if words and list(words) != ["-"]:
+        question = " ".join(words)
+    elif sys.stdin is None or sys.stdin.isatty():
+        msg = (
+            'no question: give one (aichatfree "Hi!"), pipe one in '
+            "(echo Hi | aichatfree), or start a session (aichatfree chat)"
+        )
+        raise UsageError(msg)
+    else:
+        question = sys.stdin.read()
+    question = question.strip()
+    if not question:
+        raise UsageError("the question is empty")
+    return question
+
+
+def _ask(args: argparse.Namespace, out: _Output) -> ExitCode:
+    question = _read_question(args.question)
+    model = _make_model(args)
+    try:
+        messages = _conversation(args.system, [], question)
+        if args.json:
+            answer = model.invoke(messages)
+            result = {
+                "text": answer.text,
+                "response_metadata": answer.response_metadata,
+                "usage_metadata": getattr(answer, "usage_metadata", None),
+                "base_url": model.base_url,
+                "dialect": model.dialect,
+            }
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        else:
+            _stream_into(model, messages, out)
+            out.end_line()
+    finally:
+        model.close()
+    return ExitCode.OK
+
+
+def _json_error(error: BaseException, out: _Output) -> None:
+    """The one JSON object of ``--json`` when the call failed."""
+    details: dict[str, Any] = {
+        "type": type(error).__name__,
+        "message": describe(error, verbose=True),
+        "exit_code": int(exit_code_for(error)),
+    }
+    for name in ("status_code", "retry_after", "partial_text"):
+        if hasattr(error, name):
+            details[name] = getattr(error, name)
+    out.write(json.dumps({"error": details}, ensure_ascii=False) + "\n")
+
+
+# -- chat ---------------------------------------------------------------------
+
+_CHAT_HELP: Final = """\
+Commands:
+  /reset         forget the conversation (the system instructions stay)
+  /system TEXT   set the system instructions; /system shows them, /system - removes
+  /save FILE     save the conversation (and system instructions) as JSON
+  /load FILE     replace the conversation with one saved by /save
+  /help          this help
+  /exit          leave (or Ctrl-D)
+Ctrl-C stops an answer; it is then not kept. Start a message with // to send
+one that begins with a slash."""
+
+
+@dataclass
+class ChatSession:
+    """An interactive conversation: the system instructions and the turns.
+
+    Only complete exchanges are kept: a question whose answer failed or was
+    interrupted is dropped with its partial answer.
+
+    Attributes:
+        system: The system instructions, if any.
+        history: The completed turns, human and AI messages alternating.
+    """
+
+    system: str | None = None
+    history: list[BaseMessage] = field(default_factory=list)
+
+    def messages_for(self, question: str) -> list[BaseMessage]:
+        """The conversation to send for a new question."""
+        return _conversation(self.system, self.history, question)
+
+    def add_exchange(self, question: str, answer: str) -> None:
+        """Keep a question and its complete answer."""
+        self.history += [HumanMessage(question), AIMessage(answer)]
+
+    def to_messages(self) -> list[BaseMessage]:
+        """Everything there is to save: the system message first, if any."""
+        head: list[BaseMessage] = [SystemMessage(self.system)] if self.system else []
+        return [*head, *self.history]
+
+    def save(self, path: Path) -> int:
+        """Write the conversation as JSON (`messages_to_dict`); return its size."""
+        messages = self.to_messages()
+        text = json.dumps(messages_to_dict(messages), ensure_ascii=False, indent=2)
+        path.write_text(text + "\n", encoding="utf-8")
+        return len(messages)
+
+    def load(self, path: Path) -> int:
+        """Replace the conversation with a saved one; return its size.
+
+        Raises:
+            ValueError: The file does not hold a saved conversation (the
+                session is then unchanged).
+        """
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+            raise ValueError("not a conversation: expected a JSON list of messages")
+        try:
+            messages = messages_from_dict(data)
+        except (KeyError, TypeError, ValueError) as e:
+            msg = f"not a conversation saved by /save ({type(e).__name__}: {e})"
+            raise ValueError(msg) from e
+        system = None
+        if messages and isinstance(messages[0], SystemMessage):
+            system = messages[0].text
+            messages = messages[1:]
+        self.system, self.history = system, list(messages)
+        return len(data)
+
+
+def _chat_command(line: str, session: ChatSession) -> bool:
+    """Run a /command; return False when the session should end."""
+    name, _, rest = line.partition(" ")
+    rest = rest.strip()
+    if name in ("/exit", "/quit"):
+        return False
+    if name == "/help":
+        print(_CHAT_HELP)
+    elif name == "/reset":
+        session.history.clear()
+        kept = " (system instructions kept)" if session.system else ""
+        print(f"Conversation cleared{kept}.")
+    elif name == "/system":
+        if not rest:
+            print(
+                f"System instructions: {session.system!r}"
+                if session.system
+                else "No system instructions."
+            )
+        elif rest == "-":
+            session.system = None
+            print("System instructions removed.")
+        else:
+            session.system = rest
+            print("System instructions set.")
+    elif name in ("/save", "/load"):
+        if not rest:
+            print(f"{PROG}: error: {name} needs a file name", file=sys.stderr)
+            return True
+        path = Path(rest).expanduser()
+        try:
+            if name == "/save":
+                print(f"Saved {session.save(path)} messages to {path}.")
+            else:
+                count = session.load(path)
+                print(f"Loaded {count} messages from {path}.")
+        except (OSError, ValueError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            print(f"{PROG}: error: {name} {path}: {_one_line(reason)}", file=sys.stderr)
+    else:
+        print(
+            f"{PROG}: unknown command {name}; /help lists them (// sends a "
+            "message that starts with a slash)",
+            file=sys.stderr,
+        )
+    return True
+
+
+def _chat_turn(
+    model: ChatAIChatFree, session: ChatSession, question: str, *, verbose: bool
+) -> None:
+    """Ask one question in the session, keeping the exchange only if complete."""
+    out = _Output(sys.stdout)
+    try:
+        answer = _stream_into(model, session.messages_for(question), out)
+    except KeyboardInterrupt:
+        out.end_line()
+        print("[interrupted: this answer is not kept in the conversation]", flush=True)
+        return
+    except (AIChatFreeError, ValueError) as e:
+        _report(e, verbose=verbose, out=out)
+        print("(Not kept in the conversation; the session goes on.)", file=sys.stderr)
+        return
+    out.end_line()
+    session.add_exchange(question, answer)
+    print()
+
+
+def _enable_line_editing() -> None:
+    """Arrow keys and history for input(), where the platform has readline."""
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401 - importing it is what enables it
+
+
+def _chat(args: argparse.Namespace, out: _Output) -> ExitCode:
+    model = _make_model(args)
+    session = ChatSession(system=args.system)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        _enable_line_editing()
+        print(
+            f"Chatting with {model.base_url} ({model.dialect}). /help lists the "
+            "commands; Ctrl-C stops an answer, Ctrl-D exits.",
+            flush=True,
+        )
+    prompt = "> " if interactive else ""
+    try:
+        while True:
+            try:
+                line = input(prompt)
+            except EOFError:
+                if interactive:
+                    print()
+                return ExitCode.OK
+            except KeyboardInterrupt:
+                print("\n(Ctrl-D or /exit leaves the session.)", flush=True)
+                continue
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("/") and not line.startswith("//"):
+                if not _chat_command(line, session):
+                    return ExitCode.OK
+                continue
+            question = line[1:] if line.startswith("//") else line
+            _chat_turn(model, session, question, verbose=args.verbose)
+    finally:
+        model.close()
+
+
+# -- serve --------------------------------------------------------------------
+
+
+async def _serve_until_stopped(args: argparse.Namespace) -> None:
+    # Imported here: aiohttp's server side is only needed by this command.
+    from langchain_aichatfree.testing import LocalServer
+
+    server = LocalServer(
+        host=args.host,
+        port=args.port,
+        secret=args.secret,
+        passwords=args.passwords,
+        dialect=args.dialect,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Not on Windows, where Ctrl-C raises KeyboardInterrupt instead (see main).
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await server.start()
+    except OSError as e:
+        msg = (
+            f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); "
+            "choose another --port or --host"
+        )
+        raise UsageError(msg) from e
+    try:
+        password = (
+            f"password required ({len(args.passwords)} accepted)"
+            if args.passwords
+            else "no password"
+        )
+        secret = "a signing secret" if args.secret else "no signing secret"
+        print(f"AIChatFree local server listening on {server.url}", flush=True)
+        print(f"  {args.dialect} dialect, {password}, {secret}.")
+        print(f"  Point clients at it: export {ENV_BASE_URL}={server.url}")
+        print(
+            "  It answers 'Echo: <the last user message>'. Ctrl-C stops it.", flush=True
+        )
+        if args.host not in ("127.0.0.1", "::1", "localhost"):
+            print(
+                f"{PROG}: warning: listening on {args.host}, not loopback: other "
+                "machines can reach this test server",
+                file=sys.stderr,
+            )
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+def _serve(args: argparse.Namespace, out: _Output) -> ExitCode:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_until_stopped(args))
+    return ExitCode.OK
+
+
+_HANDLERS: Final[Mapping[str, Callable[[argparse.Namespace, _Output], ExitCode]]] = {
+    "ask": _ask,
+    "chat": _chat,
+    "serve": _serve,
+}
+
+
+@contextlib.contextmanager
+def _verbose_logging(verbose: bool) -> Iterator[None]:
+    """With --verbose, show the package's log (retries) on stderr."""
+    if not verbose:
+        yield
+        return
+    logger = logging.getLogger("langchain_aichatfree")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``aichatfree`` command.
+
+    Args:
+        argv: The arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status (`ExitCode`).
+    """
+    arguments = _with_command(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args = build_parser().parse_args(arguments)
+    except SystemExit as e:  # --help, --version, or a usage error (status 2)
+        return e.code if isinstance(e.code, int) else ExitCode.USAGE
+    out = _Output(sys.stdout)
+    verbose: bool = getattr(args, "verbose", False)
+    with _verbose_logging(verbose):
+        try:
+            return _HANDLERS[args.command](args, out)
+        except KeyboardInterrupt:
+            out.end_line()
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return ExitCode.INTERRUPTED
+        except BrokenPipeError:
+            # The reader went away (`aichatfree ... | head -1`): stop quietly,
+            # and keep the interpreter's final flush from failing too.
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            return ExitCode.OK
+        except Exception as e:
+            if (
+                getattr(args, "json", False)
+                and exit_code_for(e) is not ExitCode.INTERNAL
+            ):
+                _json_error(e, out)
+            return _report(e, verbose=verbose, out=out)
