@@ -30,6 +30,7 @@ from langchain_aichatfree._constants import (
     SYSTEM_PREFIX,
     SYSTEM_SUFFIX,
 )
+from langchain_aichatfree._tools import render_envelope
 
 Dialect = Literal["gemini", "chatgpt-demo"]
 Role = Literal["system", "user", "model"]
@@ -108,11 +109,7 @@ def _convert_content_to_text(
 
 def _render_tool_calls(message: AIMessage) -> str:
     """Write a model turn's tool calls as the JSON envelope the model produces."""
-    calls = [
-        {"id": call.get("id"), "name": call["name"], "arguments": call["args"]}
-        for call in message.tool_calls
-    ]
-    return json.dumps({"tool_calls": calls}, ensure_ascii=False)
+    return render_envelope(message.tool_calls)
 
 
 def _render_tool_result(message: ToolMessage | FunctionMessage, text: str) -> str:
@@ -200,7 +197,9 @@ def _check_last_turn(turns: Sequence[Turn], last_message: BaseMessage | None) ->
         raise ValueError(msg)
 
 
-def convert_messages_to_turns(messages: Sequence[BaseMessage]) -> list[Turn]:
+def convert_messages_to_turns(
+    messages: Sequence[BaseMessage], *, instructions: str | None = None
+) -> list[Turn]:
     """Normalise a LangChain conversation into turns the Gemini dialect accepts.
 
     System text is folded into the first user turn; consecutive turns of one role
@@ -210,6 +209,8 @@ def convert_messages_to_turns(messages: Sequence[BaseMessage]) -> list[Turn]:
 
     Args:
         messages: The conversation.
+        instructions: Further system text (tool instructions), folded in after
+            the conversation's own.
 
     Returns:
         Alternating `user`/`model` turns starting and ending with `user`.
@@ -230,14 +231,20 @@ def convert_messages_to_turns(messages: Sequence[BaseMessage]) -> list[Turn]:
     _check_last_turn(turns, messages[-1] if messages else None)
     if turns[0].role == "model":
         turns.insert(0, Turn("user", LEADING_USER_TURN))
+    if instructions:
+        system_texts.append(instructions)
     return _fold_system_into_first_user_turn(system_texts, turns)
 
 
-def convert_messages_to_openai_turns(messages: Sequence[BaseMessage]) -> list[Turn]:
+def convert_messages_to_openai_turns(
+    messages: Sequence[BaseMessage], *, instructions: str | None = None
+) -> list[Turn]:
     """Normalise a conversation for the chatgpt-demo dialect (native system role).
 
     Args:
         messages: The conversation.
+        instructions: Further system text (tool instructions), appended to the
+            leading system message, or sent as one if there is none.
 
     Returns:
         Non-empty turns in order, ending with a non-empty user turn.
@@ -251,6 +258,11 @@ def convert_messages_to_openai_turns(messages: Sequence[BaseMessage]) -> list[Tu
         if turn.text or index == len(messages) - 1:
             turns.append(turn)
     _check_last_turn(turns, messages[-1] if messages else None)
+    if instructions:
+        if turns[0].role == "system":
+            turns[0] = Turn("system", f"{turns[0].text}\n\n{instructions}")
+        else:
+            turns.insert(0, Turn("system", instructions))
     return turns
 
 
@@ -299,10 +311,12 @@ class PreparedRequest:
 
 
 def _build_gemini_request(
-    messages: Sequence[BaseMessage], temperature: float | None
+    messages: Sequence[BaseMessage],
+    temperature: float | None,
+    instructions: str | None,
 ) -> PreparedRequest:
     del temperature  # the deployment fixes the generation settings
-    turns = convert_messages_to_turns(messages)
+    turns = convert_messages_to_turns(messages, instructions=instructions)
     return PreparedRequest(
         messages=[{"role": t.role, "parts": [{"text": t.text}]} for t in turns],
         signed_text=turns[-1].text,
@@ -312,9 +326,11 @@ def _build_gemini_request(
 
 
 def _build_chatgpt_demo_request(
-    messages: Sequence[BaseMessage], temperature: float | None
+    messages: Sequence[BaseMessage],
+    temperature: float | None,
+    instructions: str | None,
 ) -> PreparedRequest:
-    turns = convert_messages_to_openai_turns(messages)
+    turns = convert_messages_to_openai_turns(messages, instructions=instructions)
     return PreparedRequest(
         messages=[{"role": _OPENAI_ROLES[t.role], "content": t.text} for t in turns],
         signed_text=turns[-1].text,
@@ -328,6 +344,7 @@ def prepare_request(
     *,
     dialect: Dialect,
     temperature: float | None = None,
+    instructions: str | None = None,
 ) -> PreparedRequest:
     """Convert a conversation into a request of the given dialect.
 
@@ -335,6 +352,8 @@ def prepare_request(
         messages: The conversation.
         dialect: `"gemini"` (GeminiProChat) or `"chatgpt-demo"`.
         temperature: Forwarded by the chatgpt-demo dialect only.
+        instructions: Tool and answer-format instructions, sent like system
+            text (folded into the first user turn, or a system message).
 
     Returns:
         The prepared request.
@@ -343,8 +362,8 @@ def prepare_request(
         ValueError: Before any I/O, for input the server cannot take.
     """
     if dialect == "gemini":
-        return _build_gemini_request(messages, temperature)
-    return _build_chatgpt_demo_request(messages, temperature)
+        return _build_gemini_request(messages, temperature, instructions)
+    return _build_chatgpt_demo_request(messages, temperature, instructions)
 
 
 def estimate_tokens(text: str) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -12,12 +14,31 @@ from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
     CallbackManagerForLLMRun,
 )
-from langchain_core.language_models import BaseChatModel, LangSmithParams
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.ai import UsageMetadata, add_usage
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    model_validator,
+)
 from typing_extensions import Self
 
 from langchain_aichatfree import _sync
@@ -31,6 +52,7 @@ from langchain_aichatfree._constants import (
     ENV_PASSWORD,
     ENV_SECRET,
     GENERATE_PATH,
+    MAX_OUTPUT_TOKENS,
     PROVIDER,
     USER_AGENT,
 )
@@ -40,7 +62,25 @@ from langchain_aichatfree._protocol import (
     prepare_request,
 )
 from langchain_aichatfree._stream import AnswerState
+from langchain_aichatfree._tools import (
+    JsonAnswerParser,
+    ToolAnswer,
+    ToolAnswerReader,
+    ToolSetup,
+    build_tool_setup,
+    format_tool,
+    normalize_tool_choice,
+    parse_answer,
+    reask_messages,
+    reask_text,
+    render_instructions,
+    response_format_from_schema,
+    tool_name,
+)
 from langchain_aichatfree._transport import AnswerCall, CallOptions, SessionPool
+
+_TOOL_KWARGS = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
+"""Call keyword arguments that ask for emulated tools or a JSON answer."""
 
 _CALL_KWARGS = frozenset(
     {
@@ -53,9 +93,20 @@ _CALL_KWARGS = frozenset(
         "proxy",
         "connector",
         "stream",
+        *_TOOL_KWARGS,
     }
 )
 """Keyword arguments a single call accepts (besides `stop`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolPlan:
+    """A call's emulated tools, and what the one re-ask of a forced call needs."""
+
+    setup: ToolSetup
+    instructions: str
+    messages: Sequence[BaseMessage]
+    temperature: float | None
 
 
 class ChatAIChatFree(BaseChatModel):
@@ -298,7 +349,7 @@ class ChatAIChatFree(BaseChatModel):
 
     def _prepare(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: Any
-    ) -> tuple[PreparedRequest, CallOptions, str]:
+    ) -> tuple[PreparedRequest, CallOptions, str, _ToolPlan | None]:
         """Check and convert everything a call needs, before any I/O."""
         unknown = {
             k for k in kwargs if k not in _CALL_KWARGS and not k.startswith("ls_")
@@ -321,10 +372,13 @@ class ChatAIChatFree(BaseChatModel):
         if connector is not None and not isinstance(connector, aiohttp.BaseConnector):
             msg = f"connector must be an aiohttp connector, got {type(connector)}."
             raise TypeError(msg)
+        temperature = kwargs.get("temperature", self.temperature)
+        tools = _plan_tools(messages, kwargs, temperature)
         request = prepare_request(
             messages,
             dialect=self.dialect,
-            temperature=kwargs.get("temperature", self.temperature),
+            temperature=temperature,
+            instructions=tools.instructions if tools is not None else None,
         )
         options = CallOptions(
             url=self.endpoint,
@@ -345,7 +399,7 @@ class ChatAIChatFree(BaseChatModel):
             follow_redirects=self.follow_redirects,
             verify_ssl=self.verify_ssl,
         )
-        return request, options, kwargs.get("model") or self.model
+        return request, options, kwargs.get("model") or self.model, tools
 
     def _metadata(
         self, state: AnswerState, request: PreparedRequest, model: str
@@ -365,8 +419,16 @@ class ChatAIChatFree(BaseChatModel):
         return response_metadata, usage
 
     async def _aiter_chunks(
-        self, request: PreparedRequest, options: CallOptions, model: str
+        self,
+        request: PreparedRequest,
+        options: CallOptions,
+        model: str,
+        tools: _ToolPlan | None = None,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        if tools is not None and tools.setup.parses_calls:
+            async for chunk in self._aiter_tool_chunks(request, options, model, tools):
+                yield chunk
+            return
         call = AnswerCall(self._pool, request, options)
         async for piece in call.stream():
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
@@ -388,8 +450,8 @@ class ChatAIChatFree(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request, options, model = self._prepare(messages, stop, kwargs)
-        async for chunk in self._aiter_chunks(request, options, model):
+        request, options, model, tools = self._prepare(messages, stop, kwargs)
+        async for chunk in self._aiter_chunks(request, options, model, tools):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -401,8 +463,10 @@ class ChatAIChatFree(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request, options, model = self._prepare(messages, stop, kwargs)
-        for chunk in _sync.iterate(lambda: self._aiter_chunks(request, options, model)):
+        request, options, model, tools = self._prepare(messages, stop, kwargs)
+        for chunk in _sync.iterate(
+            lambda: self._aiter_chunks(request, options, model, tools)
+        ):
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -414,8 +478,8 @@ class ChatAIChatFree(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, options, model = self._prepare(messages, stop, kwargs)
-        return await self._acollect(request, options, model)
+        request, options, model, tools = self._prepare(messages, stop, kwargs)
+        return await self._acollect(request, options, model, tools)
 
     def _generate(
         self,
@@ -424,19 +488,35 @@ class ChatAIChatFree(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, options, model = self._prepare(messages, stop, kwargs)
-        return _sync.run(self._acollect(request, options, model))
+        request, options, model, tools = self._prepare(messages, stop, kwargs)
+        return _sync.run(self._acollect(request, options, model, tools))
 
     async def _acollect(
-        self, request: PreparedRequest, options: CallOptions, model: str
+        self,
+        request: PreparedRequest,
+        options: CallOptions,
+        model: str,
+        tools: _ToolPlan | None = None,
     ) -> ChatResult:
-        state = await AnswerCall(self._pool, request, options).collect()
-        response_metadata, usage = self._metadata(state, request, model)
-        message = AIMessage(
-            content=state.text,
-            response_metadata=response_metadata,
-            usage_metadata=usage,
-        )
+        if tools is not None and tools.setup.parses_calls:
+            answer, response_metadata, usage = await self._aask_for_tools(
+                request, options, model, tools
+            )
+            message = AIMessage(
+                content=answer.content,
+                tool_calls=answer.tool_calls,
+                invalid_tool_calls=answer.invalid_tool_calls,
+                response_metadata=response_metadata,
+                usage_metadata=usage,
+            )
+        else:
+            state = await AnswerCall(self._pool, request, options).collect()
+            response_metadata, usage = self._metadata(state, request, model)
+            message = AIMessage(
+                content=state.text,
+                response_metadata=response_metadata,
+                usage_metadata=usage,
+            )
         return ChatResult(
             generations=[
                 ChatGeneration(
@@ -447,6 +527,252 @@ class ChatAIChatFree(BaseChatModel):
                 )
             ],
             llm_output={"model_name": model},
+        )
+
+    # -- emulated tools and structured output ---------------------------------
+
+    async def _aiter_tool_chunks(
+        self,
+        request: PreparedRequest,
+        options: CallOptions,
+        model: str,
+        tools: _ToolPlan,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        """Stream an answer read for tool calls.
+
+        Text streams as it arrives; an envelope is held back and its calls come
+        on the last chunk. When a call is required the answer must be one, so it
+        is read whole (it may be re-asked) and comes as one last chunk.
+        """
+        if tools.setup.requires_call:
+            answer, metadata, usage = await self._aask_for_tools(
+                request, options, model, tools
+            )
+            yield _last_tool_chunk(answer, answer.content, metadata, usage)
+            return
+        call = AnswerCall(self._pool, request, options)
+        reader = ToolAnswerReader(tools.setup.names, parallel=tools.setup.parallel)
+        async for piece in call.stream():
+            shown = reader.feed(piece)
+            if shown:
+                yield ChatGenerationChunk(message=AIMessageChunk(content=shown))
+        answer = reader.finish()
+        metadata, usage = self._metadata(call.state, request, model)
+        yield _last_tool_chunk(
+            answer, answer.content, _tool_finish(metadata, answer), usage
+        )
+
+    async def _aask_for_tools(
+        self,
+        request: PreparedRequest,
+        options: CallOptions,
+        model: str,
+        tools: _ToolPlan,
+    ) -> tuple[ToolAnswer, dict[str, Any], UsageMetadata]:
+        """Get a whole answer and read its calls; re-ask once if a call is missing.
+
+        The re-ask is a second request whose history holds the non-compliant
+        answer and a short corrective user turn. Its answer is returned as it
+        is, with `tool_call_forced_retry` in the metadata (and
+        `tool_call_missing` if it still makes no required call).
+        """
+        setup = tools.setup
+        state = await AnswerCall(self._pool, request, options).collect()
+        answer = parse_answer(state.text, setup)
+        metadata, usage = self._metadata(state, request, model)
+        if setup.requires_call and not answer.satisfies(setup):
+            retry = prepare_request(
+                reask_messages(tools.messages, state.text, reask_text(setup, answer)),
+                dialect=self.dialect,
+                temperature=tools.temperature,
+                instructions=tools.instructions,
+            )
+            state = await AnswerCall(self._pool, retry, options).collect()
+            answer = parse_answer(state.text, setup)
+            metadata, retry_usage = self._metadata(state, retry, model)
+            usage = add_usage(usage, retry_usage)
+            metadata["tool_call_forced_retry"] = True
+            if not answer.satisfies(setup):
+                metadata["tool_call_missing"] = True
+        return answer, _tool_finish(metadata, answer), usage
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools, emulated in text: the deployment has no tool calling.
+
+        The tools' schemas and a precise answer format are put into the
+        conversation the server sees (like system text). The model answers
+        ``{"tool_calls": [{"name": ..., "arguments": {...}}]}``, which becomes
+        `tool_calls` (with fresh ids); a malformed call, or one to a tool that is
+        not bound, becomes an `invalid_tool_calls` entry. Plain text still
+        streams as it arrives; calls come on the last chunk.
+
+        Args:
+            tools: Anything LangChain accepts as a tool: `BaseTool`, functions,
+                pydantic models, TypedDicts, JSON schemas, OpenAI tool dicts.
+            tool_choice: ``"auto"`` (default), ``"none"`` (describe the tools but
+                ask for text), ``"any"``/``"required"``/``True`` (a call is
+                required), a tool name, or ``{"type": "function", "function":
+                {"name": ...}}``. When a call is required and the answer has none,
+                the model is asked once more (a second request); the answer then
+                has ``response_metadata["tool_call_forced_retry"]`` and, if it
+                still makes no call, ``response_metadata["tool_call_missing"]``.
+            parallel_tool_calls: ``False`` asks for one call at most; further
+                calls become invalid calls saying so.
+            strict: Passed to `convert_to_openai_tool` (shapes the schemas).
+            **kwargs: Further arguments bound to the model (e.g.
+                ``response_format``).
+
+        Returns:
+            The model with the tools bound.
+        """
+        formatted = [format_tool(tool, strict=strict) for tool in tools]
+        if tool_choice is not None:
+            mode, forced = normalize_tool_choice(
+                tool_choice, [tool_name(t) for t in formatted]
+            )
+            kwargs["tool_choice"] = (
+                {"type": "function", "function": {"name": forced}}
+                if forced is not None
+                else mode
+            )
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        build_tool_setup(  # fail here, not at the first call
+            tools=formatted,
+            tool_choice=kwargs.get("tool_choice"),
+            parallel_tool_calls=parallel_tool_calls,
+            response_format=kwargs.get("response_format"),
+        )
+        return self.bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["json_schema", "function_calling", "json_mode"] = (
+            "json_schema"
+        ),
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """Answer with an object of `schema`, emulated in text.
+
+        Args:
+            schema: A pydantic model (the output is an instance, validated), or a
+                TypedDict, JSON schema or OpenAI function (the output is a dict,
+                not validated). May be ``None`` for ``method="json_mode"``.
+            method: ``"json_schema"`` (default): the model is asked to answer
+                with one JSON object conforming to the schema; the text streams,
+                so streaming yields each new valid partial object.
+                ``"function_calling"``: the schema is bound as a tool the model
+                must call (re-asked once if it does not); the object arrives
+                whole. ``"json_mode"``: the model is asked for a JSON object; the
+                schema is not sent (describe it in the prompt).
+            include_raw: Return ``{"raw": AIMessage, "parsed": ...,
+                "parsing_error": ...}`` instead of raising on a parsing error.
+            strict: Recorded, and passed to the schema conversion; the server
+                cannot enforce a schema.
+            **kwargs: Further arguments bound to the model.
+
+        Returns:
+            A runnable that returns the parsed object (or the dict above).
+
+        Raises:
+            ValueError: An unknown method, a missing schema, or `strict` with
+                ``json_mode``.
+        """
+        if method not in {"json_schema", "function_calling", "json_mode"}:
+            msg = (
+                "method must be 'json_schema', 'function_calling' or 'json_mode', "
+                f"got {method!r}."
+            )
+            raise ValueError(msg)
+        if strict is not None and method == "json_mode":
+            msg = "strict is not supported with method='json_mode'."
+            raise ValueError(msg)
+        if schema is None and method != "json_mode":
+            msg = f"method={method!r} needs a schema."
+            raise ValueError(msg)
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        if schema is not None:
+            ls_kwargs: dict[str, Any] = {"method": method}
+            if method != "json_mode":
+                ls_kwargs["strict"] = strict
+            kwargs["ls_structured_output_format"] = {
+                "kwargs": ls_kwargs,
+                "schema": schema,
+            }
+        llm: Runnable[LanguageModelInput, AIMessage]
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            assert schema is not None  # noqa: S101 - checked above
+            name = tool_name(format_tool(schema))
+            llm = self.bind_tools(
+                [schema],
+                tool_choice=name,
+                parallel_tool_calls=False,
+                strict=strict,
+                **kwargs,
+            )
+            parser = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            )
+        else:
+            response_format = (
+                response_format_from_schema(schema, strict=strict)
+                if method == "json_schema" and schema is not None
+                else {"type": "json_object"}
+            )
+            llm = self.bind(response_format=response_format, **kwargs)
+            parser = JsonAnswerParser(pydantic_object=schema if is_pydantic else None)
+        if not include_raw:
+            return llm | parser
+        parse_raw = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        keep_raw = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse_raw.with_fallbacks(
+            [keep_raw], exception_key="parsing_error"
+        )
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """What the deployment can do, as `create_agent` reads it.
+
+        Tool calling is emulated (so agents use it, and their tool strategy for
+        structured output); there is no native structured output; input is
+        text only; the deployment stops at 8,000 output tokens.
+        """
+        return ModelProfile(
+            text_inputs=True,
+            image_inputs=False,
+            image_url_inputs=False,
+            pdf_inputs=False,
+            audio_inputs=False,
+            video_inputs=False,
+            image_tool_message=False,
+            pdf_tool_message=False,
+            max_output_tokens=MAX_OUTPUT_TOKENS,
+            text_outputs=True,
+            image_outputs=False,
+            audio_outputs=False,
+            video_outputs=False,
+            reasoning_output=False,
+            tool_calling=True,
+            tool_choice=True,
+            tool_call_streaming=True,
+            structured_output=False,
+            temperature=self.dialect == "chatgpt-demo",
         )
 
     # -- lifecycle ------------------------------------------------------------
@@ -480,6 +806,48 @@ class ChatAIChatFree(BaseChatModel):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _plan_tools(
+    messages: Sequence[BaseMessage], kwargs: Any, temperature: float | None
+) -> _ToolPlan | None:
+    """The call's emulated tools, or ``None`` when it asks for none."""
+    if not any(key in kwargs for key in _TOOL_KWARGS):
+        return None
+    setup = build_tool_setup(
+        tools=kwargs.get("tools"),
+        tool_choice=kwargs.get("tool_choice"),
+        parallel_tool_calls=kwargs.get("parallel_tool_calls"),
+        response_format=kwargs.get("response_format"),
+    )
+    if setup is None:
+        return None
+    return _ToolPlan(setup, render_instructions(setup), tuple(messages), temperature)
+
+
+def _tool_finish(metadata: dict[str, Any], answer: ToolAnswer) -> dict[str, Any]:
+    """Report `finish_reason="tool_calls"` for an answer that ended with calls."""
+    if answer.tool_calls and metadata["finish_reason"] == "stop":
+        metadata["finish_reason"] = "tool_calls"
+    return metadata
+
+
+def _last_tool_chunk(
+    answer: ToolAnswer,
+    content: str,
+    metadata: dict[str, Any],
+    usage: UsageMetadata,
+) -> ChatGenerationChunk:
+    return ChatGenerationChunk(
+        message=AIMessageChunk(
+            content=content,
+            tool_call_chunks=answer.tool_call_chunks(),
+            chunk_position="last",
+            response_metadata=metadata,
+            usage_metadata=usage,
+        ),
+        generation_info={"finish_reason": metadata["finish_reason"]},
+    )
 
 
 def _check_stop(stop: Sequence[str] | None) -> None:

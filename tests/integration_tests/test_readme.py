@@ -14,7 +14,7 @@ def python_blocks() -> list[str]:
 
 def test_testing_section_example_runs() -> None:
     [block] = [b for b in python_blocks() if "LocalServer(" in b]
-    exec(compile(block, str(README), "exec"), {})  # noqa: S102 - our own README
+    exec(compile(block, str(README), "exec"), {})
 
 
 def test_quickstart_blocks_match_the_examples() -> None:
