@@ -72,9 +72,8 @@ def run(model: ChatAIChatFree) -> list[BaseMessage]:
 
     # The agent: it runs the tools the model calls, until the model answers.
     agent = create_agent(model, [get_weather, celsius_to_fahrenheit])
-    result = agent.invoke(
-        {"messages": [HumanMessage("What is the weather in Paris, in Fahrenheit?")]}
-    )
+    question = "What is the weather in Paris, in Fahrenheit?"
+    result = agent.invoke({"messages": [HumanMessage(question)]})
     messages: list[BaseMessage] = result["messages"]
     return messages
 

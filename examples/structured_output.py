@@ -60,7 +60,7 @@ LOCAL_SERVER: dict[str, Any] = {"responder": play_comedian}
 def run(model: ChatAIChatFree) -> None:
     """Tell a joke, then stream another one."""
     prompt = ChatPromptTemplate.from_messages(
-        [("system", "You are a comedian."), ("human", "Tell me a joke about {topic}.")]
+        [("system", "You are a comedian."), ("human", "A joke about {topic}.")]
     )
     chain = prompt | model.with_structured_output(Joke)
     joke = chain.invoke({"topic": "cats"})

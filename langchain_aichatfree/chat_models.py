@@ -152,6 +152,12 @@ class ChatAIChatFree(BaseChatModel):
             Longest silence before the first chunk and between chunks.
         max_retries: int
             Retries after the first attempt, only before any text was shown.
+        max_response_bytes: int
+            Largest answer accepted (8 MiB by default).
+        follow_redirects: bool
+            Follow redirects to the same site (never to another).
+        verify_ssl: bool
+            TLS certificate verification (on by default).
 
     Instantiate:
         .. code-block:: python
@@ -178,6 +184,39 @@ class ChatAIChatFree(BaseChatModel):
                 answer = await model.ainvoke("Hi!")
                 async for chunk in model.astream("Tell me a story"):
                     print(chunk.text, end="", flush=True)
+
+    Tool calling:
+        The deployment only takes text, so tool calling is emulated: the tools'
+        schemas and an exact answer format go into the conversation, and the
+        calls are read back out of the answer (`tool_calls`, or
+        `invalid_tool_calls` for a malformed one). Agents work as usual:
+
+        .. code-block:: python
+
+            model_with_tools = model.bind_tools([get_weather, celsius_to_fahrenheit])
+            message = model_with_tools.invoke("What is the weather in Paris?")
+            print("bind_tools:", message.tool_calls)
+
+            # The agent: it runs the tools the model calls, until the model answers.
+            agent = create_agent(model, [get_weather, celsius_to_fahrenheit])
+            question = "What is the weather in Paris, in Fahrenheit?"
+            result = agent.invoke({"messages": [HumanMessage(question)]})
+
+    Structured output:
+        With `Joke` a pydantic model, the answer is parsed and validated;
+        streaming yields each new valid partial object:
+
+        .. code-block:: python
+
+            prompt = ChatPromptTemplate.from_messages(
+                [("system", "You are a comedian."), ("human", "A joke about {topic}.")]
+            )
+            chain = prompt | model.with_structured_output(Joke)
+            joke = chain.invoke({"topic": "cats"})
+            print("joke:", joke)
+
+            for partial in chain.stream({"topic": "rivers"}):
+                print("partial:", partial)
 
     Errors:
         Every failure is a subclass of `langchain_aichatfree.AIChatFreeError`
