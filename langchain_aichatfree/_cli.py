@@ -49,14 +49,13 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from langchain_core.messages import (
     AIMessage,
@@ -84,6 +83,9 @@ from langchain_aichatfree.errors import (
     RateLimitError,
     StreamInterruptedError,
 )
+
+if TYPE_CHECKING:
+    from langchain_aichatfree.testing import LocalServer
 
 __all__ = ["EXIT_CODES", "ExitCode", "exit_code_for", "main"]
 
@@ -795,6 +797,25 @@ def _chat(args: argparse.Namespace, out: _Output) -> ExitCode:
 # -- serve --------------------------------------------------------------------
 
 
+def _announce(server: LocalServer, args: argparse.Namespace) -> None:
+    password = (
+        f"password required ({len(args.passwords)} accepted)"
+        if args.passwords
+        else "no password"
+    )
+    secret = "a signing secret" if args.secret else "no signing secret"
+    print(f"AIChatFree local server listening on {server.url}", flush=True)
+    print(f"  {args.dialect} dialect, {password}, {secret}.")
+    print(f"  Point clients at it: export {ENV_BASE_URL}={server.url}")
+    print("  It answers 'Echo: <the last user message>'. Ctrl-C stops it.", flush=True)
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            f"{PROG}: warning: listening on {args.host}, not loopback: other "
+            "machines can reach this test server",
+            file=sys.stderr,
+        )
+
+
 async def _serve_until_stopped(args: argparse.Namespace) -> None:
     # Imported here: aiohttp's server side is only needed by this command.
     from langchain_aichatfree.testing import LocalServer
@@ -806,42 +827,14 @@ async def _serve_until_stopped(args: argparse.Namespace) -> None:
         passwords=args.passwords,
         dialect=args.dialect,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        # Not on Windows, where Ctrl-C raises KeyboardInterrupt instead (see main).
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
     try:
-        await server.start()
+        await server.serve_until_signalled(lambda s: _announce(s, args))
     except OSError as e:
         msg = (
             f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); "
             "choose another --port or --host"
         )
         raise UsageError(msg) from e
-    try:
-        password = (
-            f"password required ({len(args.passwords)} accepted)"
-            if args.passwords
-            else "no password"
-        )
-        secret = "a signing secret" if args.secret else "no signing secret"
-        print(f"AIChatFree local server listening on {server.url}", flush=True)
-        print(f"  {args.dialect} dialect, {password}, {secret}.")
-        print(f"  Point clients at it: export {ENV_BASE_URL}={server.url}")
-        print(
-            "  It answers 'Echo: <the last user message>'. Ctrl-C stops it.", flush=True
-        )
-        if args.host not in ("127.0.0.1", "::1", "localhost"):
-            print(
-                f"{PROG}: warning: listening on {args.host}, not loopback: other "
-                "machines can reach this test server",
-                file=sys.stderr,
-            )
-        await stop.wait()
-    finally:
-        await server.stop()
 
 
 def _serve(args: argparse.Namespace, out: _Output) -> ExitCode:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -48,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _announce(server: LocalServer) -> None:
+    print(f"AIChatFree local server listening on {server.url}", flush=True)
+
+
 async def _serve(args: argparse.Namespace) -> None:
     server = LocalServer(
         host=args.host,
@@ -56,15 +59,7 @@ async def _serve(args: argparse.Namespace) -> None:
         passwords=args.passwords,
         dialect=args.dialect,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        # Not on Windows; Ctrl-C still raises KeyboardInterrupt there (see main).
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-    async with server:
-        print(f"AIChatFree local server listening on {server.url}", flush=True)
-        await stop.wait()
+    await server.serve_until_signalled(_announce)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,8 +21,10 @@ wakes up when its connection is lost, so a client going away is seen at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import signal
 import threading
 import time
 from collections import deque
@@ -322,6 +324,28 @@ class LocalServer:
         await runner.cleanup()
         self._runner = None
         self._loop = None
+
+    async def serve_until_signalled(
+        self, on_started: Callable[[LocalServer], None] | None = None
+    ) -> None:
+        """Start, serve until SIGINT or SIGTERM (Ctrl-C), then stop: for shells.
+
+        Args:
+            on_started: Called once the server listens (to print its URL).
+
+        Raises:
+            OSError: The address cannot be listened on.
+        """
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Not on Windows, where Ctrl-C raises KeyboardInterrupt instead.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+        async with self:
+            if on_started is not None:
+                on_started(self)
+            await stop.wait()
 
     async def __aenter__(self) -> LocalServer:
         await self.start()
