@@ -378,7 +378,19 @@ def estimate_tokens(text: str) -> int:
     Returns:
         The estimated number of tokens.
     """
-    return -(-len(text.encode("utf-8", "surrogatepass")) // CHARS_PER_TOKEN)
+    return tokens_for_bytes(len(text.encode("utf-8", "surrogatepass")))
+
+
+def tokens_for_bytes(size: int) -> int:
+    """The token estimate for a text of `size` UTF-8 bytes (see `estimate_tokens`).
+
+    Args:
+        size: The text's UTF-8 size.
+
+    Returns:
+        The estimated number of tokens.
+    """
+    return -(-size // CHARS_PER_TOKEN)
 
 
 class UpstreamKind(enum.Enum):

@@ -14,6 +14,7 @@ Each `feed` costs O(len(data) + longest marker), so a long answer stays linear.
 from __future__ import annotations
 
 import codecs
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -24,22 +25,19 @@ from langchain_aichatfree.errors import StreamInterruptedError
 FinishReason = Literal["stop", "length"]
 
 
-def _held_length(text: str, marker: str, *, whole: bool) -> int:
-    """Length of the longest suffix of `text` that starts `marker`.
+def _held_length(text: str, marker: str, limit: int) -> int:
+    """Length of the longest suffix of `text`, at most `limit`, that starts `marker`.
 
     Args:
         text: The text received and not yet shown.
         marker: A stop sequence or the sentinel.
-        whole: Whether the whole marker counts (the sentinel is only known to be
-            one at the end of the body), or only a proper prefix (a whole stop
-            sequence has already been found by the caller).
+        limit: The longest suffix that counts: the whole marker for the
+            sentinel (only known to be one at the end of the body), a proper
+            prefix for a stop sequence (a whole one has already been found).
 
     Returns:
         How many characters at the end of `text` must be held back.
     """
-    limit = len(marker) if whole else len(marker) - 1
-    if limit <= 0:
-        return 0
     first = marker[0]
     i = text.find(first, max(0, len(text) - limit))
     while i != -1:
@@ -47,6 +45,27 @@ def _held_length(text: str, marker: str, *, whole: bool) -> int:
             return len(text) - i
         i = text.find(first, i + 1)
     return 0
+
+
+_Markers = tuple[tuple[tuple[str, int], ...], tuple[str, ...]]
+
+
+@functools.lru_cache(maxsize=64)
+def _markers(stop: tuple[str, ...]) -> _Markers:
+    """What a tail may be the start of, worked out once per set of stop sequences.
+
+    Args:
+        stop: The stop sequences.
+
+    Returns:
+        Each marker (the sentinel, then every stop sequence) with the longest
+        tail it may hold back, and every prefix of them that may be held: a text
+        that ends with none of those holds nothing back.
+    """
+    markers = [(SERVER_SENTINEL, len(SERVER_SENTINEL))]
+    markers.extend((s, len(s) - 1) for s in stop if len(s) > 1)
+    prefixes = {marker[:n] for marker, limit in markers for n in range(1, limit + 1)}
+    return tuple(markers), tuple(sorted(prefixes))
 
 
 @dataclass(slots=True)
@@ -73,11 +92,30 @@ class AnswerState:
     _held: str = ""
     _parts: list[str] = field(default_factory=list)
     _shown_bytes: int = 0
+    _whole: bool = False
+    _markers: tuple[tuple[str, int], ...] = ()
+    _prefixes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self._markers, self._prefixes = _markers(tuple(self.stop))
 
     @property
     def text(self) -> str:
         """Everything shown so far."""
         return "".join(self._parts)
+
+    @property
+    def text_bytes(self) -> int:
+        """The UTF-8 size of `text`, without building it once a whole body is shown.
+
+        After a clean `finish` with no stop sequence, no limit and no invalid
+        bytes, the text shown is exactly the body received, so its size is
+        `received_bytes` (joining and encoding a 5 MB answer just to count it
+        costs ~15 ms).
+        """
+        if self._whole and self.finish_reason is None and not self.replaced:
+            return self.received_bytes
+        return len(self.text.encode("utf-8", "surrogatepass"))
 
     @property
     def done(self) -> bool:
@@ -97,10 +135,10 @@ class AnswerState:
             return ""
         self.received_bytes += len(data)
         new = self._decoder.decode(data)
-        if "\ufffd" in new:
-            self.replaced = True
         if not new:
             return ""
+        if "\ufffd" in new:
+            self.replaced = True
         text = self._held + new if self._held else new
         cut = -1
         for stop in self.stop:
@@ -111,9 +149,10 @@ class AnswerState:
             self._held = ""
             self.finish_reason = "stop"
             return self._show(text[:cut])
-        hold = _held_length(text, SERVER_SENTINEL, whole=True)
-        for stop in self.stop:
-            hold = max(hold, _held_length(text, stop, whole=False))
+        hold = 0
+        if text.endswith(self._prefixes):  # rarely: one C call rules most reads out
+            for marker, limit in self._markers:
+                hold = max(hold, _held_length(text, marker, limit))
         if hold:
             self._held = text[-hold:]
             text = text[:-hold]
@@ -134,7 +173,10 @@ class AnswerState:
         """
         if self.finish_reason is not None:
             return ""
-        tail = self._held + self._decoder.decode(b"", final=True)
+        rest = self._decoder.decode(b"", final=True)  # U+FFFD for a cut character
+        if "\ufffd" in rest:
+            self.replaced = True
+        tail = self._held + rest
         self._held = ""
         if tail.endswith(SERVER_SENTINEL):
             partial = self.text + tail[: -len(SERVER_SENTINEL)]
@@ -144,6 +186,7 @@ class AnswerState:
                 "answer is in `partial_text`."
             )
             raise StreamInterruptedError(msg, status_code=200, partial_text=partial)
+        self._whole = not rest
         return self._show(tail)
 
     def partial_text(self) -> str:

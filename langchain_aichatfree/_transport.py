@@ -331,6 +331,7 @@ class AnswerCall:
             sock_connect=options.chunk_timeout,
             sock_read=options.chunk_timeout,
         )
+        silence: _Silence | None = None
         response: aiohttp.ClientResponse | None = None
         complete = False
         try:
@@ -340,7 +341,12 @@ class AnswerCall:
                 start = await response.content.read(_MAX_ERROR_BODY)
                 raise make_content_type_error(content_type, start)
             limit = options.max_response_bytes
-            async for data in response.content.iter_any():
+            read = response.content.readany
+            # Without a connection the whole body is in already: nothing to time.
+            if options.chunk_timeout is not None and response.connection is not None:
+                silence = _Silence.take_over(response, options.chunk_timeout)
+                read = silence.read
+            while data := await read():
                 if state.received_bytes + len(data) > limit:
                     state.feed(data[: limit - state.received_bytes])
                     raise _too_large(options, state)
@@ -355,7 +361,7 @@ class AnswerCall:
                 _warn_replaced(options)
             if piece and not buffered:
                 yield piece
-        except (TimeoutError, asyncio.TimeoutError) as e:  # total and read timeouts
+        except (TimeoutError, asyncio.TimeoutError) as e:  # total and chunk timeouts
             raise APITimeoutError(
                 _timeout_message(options, state), partial_text=state.partial_text()
             ) from e
@@ -376,6 +382,8 @@ class AnswerCall:
                 ) from e
             raise APIConnectionError(f"Could not reach {options.url}: {e}") from e
         finally:
+            if silence is not None:
+                silence.stop()
             if response is not None:
                 if complete:
                     response.release()
@@ -423,6 +431,65 @@ class AnswerCall:
                 response.close()
         msg = f"More than {MAX_REDIRECTS} redirects from {options.url}."
         raise InvalidRequestError(msg, status_code=300)
+
+
+class _Silence:
+    """The chunk timeout while a body is read: the longest wait for bytes.
+
+    aiohttp's `sock_read` re-arms a timer on every network read (a cancelled
+    handle and a new one: 3-8 µs a read, the largest per-read cost after
+    aiohttp's own). It still times the wait for the headers; then this
+    watchdog takes over. It is armed once and re-armed only when it fires, at
+    most once per `limit`: it then looks at how long the current read has been
+    waiting and sleeps again for the rest if that is under `limit`. Only time
+    spent waiting for the server counts: a caller that keeps a piece longer
+    than `limit` does not make a server that then answers look silent. On
+    expiry it fails the body stream with a timeout, as aiohttp's own read
+    timeout does.
+    """
+
+    __slots__ = ("_handle", "_limit", "_loop", "_since", "_stream")
+
+    def __init__(self, stream: aiohttp.StreamReader, limit: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stream = stream
+        self._limit = limit
+        self._since: float | None = None
+        self._handle = self._loop.call_at(self._loop.time() + limit, self._check)
+
+    @classmethod
+    def take_over(cls, response: aiohttp.ClientResponse, limit: float) -> _Silence:
+        """Stop aiohttp's per-read timer for the rest of `response`; watch its body.
+
+        The connection's `read_timeout` (which aiohttp's websocket client
+        adjusts the same way) is set anew for every request on the connection.
+        """
+        connection = response.connection
+        if connection is not None and connection.protocol is not None:
+            connection.protocol.read_timeout = None
+        return cls(response.content, limit)
+
+    async def read(self) -> bytes:
+        """The stream's `readany`, timed."""
+        self._since = self._loop.time()
+        try:
+            return await self._stream.readany()
+        finally:
+            self._since = None
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        since = self._since
+        if since is None or now - since < self._limit:
+            start = now if since is None else since
+            self._handle = self._loop.call_at(start + self._limit, self._check)
+            return
+        self._stream.set_exception(
+            aiohttp.ServerTimeoutError("Timeout on reading data from socket")
+        )
 
 
 _MAX_ERROR_BODY = 64 * 1024

@@ -60,6 +60,7 @@ from langchain_aichatfree._protocol import (
     PreparedRequest,
     estimate_tokens,
     prepare_request,
+    tokens_for_bytes,
 )
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree._tools import (
@@ -249,7 +250,8 @@ class ChatAIChatFree(BaseChatModel):
     """Seconds allowed for one attempt, first byte to last; `None` for no limit."""
 
     chunk_timeout: float | None = Field(default=DEFAULT_CHUNK_TIMEOUT, gt=0)
-    """Longest silence, in seconds, before the first chunk and between chunks."""
+    """Longest wait for the server, in seconds: to connect, for the first chunk,
+    and for each next chunk (time your code spends on a chunk does not count)."""
 
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
     """Retries after the first attempt (so `max_retries + 1` attempts at most).
@@ -448,8 +450,8 @@ class ChatAIChatFree(BaseChatModel):
             "finish_reason": state.finish_reason or "stop",
             "model_provider": PROVIDER,
         }
-        input_tokens = -(-request.input_text_bytes // 4)
-        output_tokens = estimate_tokens(state.text)
+        input_tokens = tokens_for_bytes(request.input_text_bytes)
+        output_tokens = tokens_for_bytes(state.text_bytes)
         usage = UsageMetadata(
             input_tokens=input_tokens,
             output_tokens=output_tokens,

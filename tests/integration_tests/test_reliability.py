@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -265,3 +266,27 @@ def test_sync_calls_from_a_thread_running_a_loop() -> None:
             + [f"Echo: s{i}" for i in range(5)] * 4
         )
         model.close()
+
+
+async def test_cancellation_at_any_point_never_mixes_answers() -> None:
+    # Cancel calls at every stage (connecting, posting, waiting for headers,
+    # mid-body), then check that later calls on the same pooled connections
+    # each get their own answer, never a leftover of a cancelled one.
+    with LocalServer() as server:
+        server.script(*[Reply("x" * 2000, chunk_size=50, chunk_delay=0.001)] * 150)
+        model = ChatAIChatFree(base_url=server.url)
+
+        async def doomed(i: int) -> None:
+            task = asyncio.create_task(model.ainvoke(f"doomed {i}"))
+            await asyncio.sleep((i % 30) * 0.001)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        await asyncio.gather(*(doomed(i) for i in range(150)))
+        server.clear()
+        answers = await asyncio.gather(*(model.ainvoke(f"q{i}") for i in range(200)))
+        assert [a.text for a in answers] == [f"Echo: q{i}" for i in range(200)]
+        await model.aclose()
+        await server.wait_idle(timeout=10)
+        assert server.open_connections == 0

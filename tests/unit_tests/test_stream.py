@@ -168,3 +168,29 @@ def test_any_split_matches_decoding_the_whole_body(
     else:
         shown += state.finish()
         assert shown == whole
+
+
+@pytest.mark.parametrize(
+    ("body", "kwargs"),
+    [
+        (TEXT.encode(), {}),  # whole and valid: counted without building the text
+        (TEXT.encode(), {"stop": ["wörld"]}),
+        (TEXT.encode(), {"max_tokens": 3}),
+        (b"bad \xff byte", {}),
+        ("cut 🌍".encode()[:-1], {}),  # a character cut at the end of the body
+        (b"", {}),
+    ],
+)
+def test_text_bytes_is_the_utf8_size_of_the_text(
+    body: bytes, kwargs: dict[str, object]
+) -> None:
+    for size in (1, 3, len(body) or 1):
+        _, state = run(split(body, size), **kwargs)
+        assert state.text_bytes == len(state.text.encode())
+
+
+def test_body_ending_inside_a_character_is_flagged() -> None:
+    state = AnswerState()
+    assert state.feed("ok 🌍".encode()[:-1]) == "ok "
+    assert state.finish() == "\ufffd"
+    assert state.replaced
