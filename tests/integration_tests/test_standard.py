@@ -59,16 +59,26 @@ def play_model(turns: list[dict[str, str]]) -> str | Reply:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _server() -> Iterator[LocalServer]:
-    with LocalServer(
-        secret="standard-secret", passwords="standard-pw", responder=play_model
-    ) as server:
-        _SERVER["server"] = server
-        yield server
+def _servers() -> Iterator[None]:
+    """One local server per dialect, shared by the module's tests."""
+    options: dict[str, Any] = {
+        "secret": "standard-secret",
+        "passwords": "standard-pw",
+        "responder": play_model,
+    }
+    with (
+        LocalServer(dialect="gemini", **options) as gemini,
+        LocalServer(dialect="chatgpt-demo", **options) as chatgpt_demo,
+    ):
+        _SERVER["gemini"] = gemini
+        _SERVER["chatgpt-demo"] = chatgpt_demo
+        yield
         _SERVER.clear()
 
 
 class TestChatAIChatFreeIntegration(ChatModelIntegrationTests):
+    dialect = "gemini"
+
     @property
     def chat_model_class(self) -> type[ChatAIChatFree]:
         return ChatAIChatFree
@@ -76,7 +86,8 @@ class TestChatAIChatFreeIntegration(ChatModelIntegrationTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return {
-            "base_url": _SERVER["server"].url,
+            "base_url": _SERVER[self.dialect].url,
+            "dialect": self.dialect,
             "secret": "standard-secret",
             "password": "standard-pw",
             "model": "gemini-1.5-pro",
@@ -117,3 +128,9 @@ class TestChatAIChatFreeIntegration(ChatModelIntegrationTests):
     @property
     def model_override_value(self) -> str:
         return "gemini-2.0-flash"
+
+
+class TestChatAIChatFreeIntegrationChatgptDemo(TestChatAIChatFreeIntegration):
+    """The same standard suite against a chatgpt-demo deployment."""
+
+    dialect = "chatgpt-demo"
