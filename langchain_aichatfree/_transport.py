@@ -270,20 +270,40 @@ class AnswerCall:
             pass  # pragma: no cover - nothing is yielded when buffered
         return self.state
 
-    def stream(self) -> AsyncIterator[str]:
-        """Text pieces as they arrive, one per network read."""
-        return self._run(buffered=False)
+    def stream(
+        self, reader: Callable[[], Callable[[str], str]] | None = None
+    ) -> AsyncIterator[str]:
+        """Text pieces as they arrive, one per network read.
 
-    async def _run(self, *, buffered: bool) -> AsyncIterator[str]:
+        Args:
+            reader: Makes, for each attempt, a function that takes each piece
+                and returns what the caller is shown of it (a reader that holds
+                text back, as the tool-call reader does). Retries stop once
+                something has been shown, not merely received.
+
+        Returns:
+            The pieces shown.
+        """
+        return self._run(buffered=False, reader=reader)
+
+    async def _run(
+        self,
+        *,
+        buffered: bool,
+        reader: Callable[[], Callable[[str], str]] | None = None,
+    ) -> AsyncIterator[str]:
         options = self.options
         session, owned = await self._session()
         try:
             for attempt in range(options.max_retries + 1):
                 delivered = False
+                show = reader() if reader is not None else None
                 try:
                     async for piece in self._attempt(session, buffered=buffered):
-                        delivered = True
-                        yield piece
+                        shown = show(piece) if show is not None else piece
+                        if shown:
+                            delivered = True
+                            yield shown
                     return
                 except AIChatFreeError as error:
                     if delivered or not error.is_retryable:

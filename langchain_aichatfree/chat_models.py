@@ -592,12 +592,18 @@ class ChatAIChatFree(BaseChatModel):
             yield _last_tool_chunk(answer, answer.content, metadata, usage)
             return
         call = AnswerCall(self._pool, request, options)
-        reader = ToolAnswerReader(tools.setup.names, parallel=tools.setup.parallel)
-        async for piece in call.stream():
-            shown = reader.feed(piece)
-            if shown:
-                yield ChatGenerationChunk(message=AIMessageChunk(content=shown))
-        answer = reader.finish()
+        readers: list[ToolAnswerReader] = []
+
+        def new_reader() -> Callable[[str], str]:
+            # One per attempt: a retry after a failure inside a held-back
+            # envelope (nothing shown yet) starts reading afresh.
+            readers.append(ToolAnswerReader(setup.names, parallel=setup.parallel))
+            return readers[-1].feed
+
+        setup = tools.setup
+        async for shown in call.stream(new_reader):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=shown))
+        answer = readers[-1].finish()
         metadata, usage = self._metadata(call.state, request, model)
         yield _last_tool_chunk(
             answer, answer.content, _tool_finish(metadata, answer), usage

@@ -472,3 +472,19 @@ def test_the_agent_example_runs_offline(
     assert "18.0 °C, sunny" in output  # get_weather ran
     assert "\n64.4\n" in output  # celsius_to_fahrenheit ran
     assert output.rstrip().endswith(example.SCRIPT[-1])
+
+
+async def test_stream_retries_a_failure_inside_a_held_back_envelope(
+    server: LocalServer,
+) -> None:
+    # The first answer breaks inside the envelope: nothing was shown, so the
+    # call is retried and the second answer's call arrives.
+    server.script(Reply(WEATHER, chunk_size=8, cut_after=2), WEATHER)
+    tools = Toolbox().tools
+    async with make(server) as model:
+        chunks = [c async for c in model.bind_tools(tools).astream(QUESTION)]
+    assert len(server.requests) == 2
+    assert "".join(c.text for c in chunks) == ""
+    [call] = chunks[-1].tool_call_chunks
+    assert call["name"] == "get_weather"
+    assert json.loads(call["args"] or "{}") == {"city": "Paris"}
