@@ -485,6 +485,8 @@ async def test_stream_retries_a_failure_inside_a_held_back_envelope(
         chunks = [c async for c in model.bind_tools(tools).astream(QUESTION)]
     assert len(server.requests) == 2
     assert "".join(c.text for c in chunks) == ""
-    [call] = chunks[-1].tool_call_chunks
+    last = chunks[-1]
+    assert isinstance(last, AIMessageChunk)
+    [call] = last.tool_call_chunks
     assert call["name"] == "get_weather"
     assert json.loads(call["args"] or "{}") == {"city": "Paris"}
