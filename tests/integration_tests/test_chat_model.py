@@ -633,3 +633,17 @@ def test_sessions_close_with_their_loops(server: LocalServer) -> None:
     del model
     gc.collect()
     server.wait_until(lambda: server.open_connections == 0)
+
+
+def test_breaking_out_of_a_sync_stream_closes_its_connection(
+    server: LocalServer,
+) -> None:
+    server.script(Reply(TEXT * 50, chunk_size=8, chunk_delay=0.02))
+    model = make(server)
+    for chunk in model.stream("hi"):
+        assert chunk.text
+        break
+    server.wait_until(lambda: server.disconnects == 1)
+    server.wait_until(lambda: server.open_connections == 0)
+    assert model.invoke("again").text == "Echo: again"
+    model.close()
