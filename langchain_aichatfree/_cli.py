@@ -472,28 +472,38 @@ def build_parser() -> argparse.ArgumentParser:
             "message>', until Ctrl-C."
         ),
     )
-    serve.add_argument(
+    add_serve_arguments(serve)
+    return parser
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The local server's options, for `serve` and `python -m ...testing`.
+
+    Args:
+        parser: The parser (or sub-parser) to add them to.
+    """
+    parser.add_argument(
         "--host", default="127.0.0.1", help="interface (default: %(default)s)"
     )
-    serve.add_argument(
+    parser.add_argument(
         "--port", type=_count, default=0, help="port (default: 0, any free port)"
     )
-    serve.add_argument("--secret", default="", help="the signing key it expects")
-    serve.add_argument(
+    parser.add_argument("--secret", default="", help="the signing key it expects")
+    parser.add_argument(
         "--password",
         dest="passwords",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="P",
-        help="a password it accepts (repeatable; default: none required)",
+        help="passwords it accepts (repeatable; default: none required)",
     )
-    serve.add_argument(
+    parser.add_argument(
         "--dialect",
         choices=("gemini", "chatgpt-demo"),
         default="gemini",
         help="the web app family to imitate (default: %(default)s)",
     )
-    return parser
 
 
 def _with_command(argv: list[str]) -> list[str]:

@@ -14,6 +14,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
+from langchain_aichatfree._cli import add_serve_arguments
 from langchain_aichatfree.testing._server import LocalServer
 
 
@@ -22,28 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m langchain_aichatfree.testing",
         description="Serve the AIChatFree protocol locally (echoing the user).",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    parser.add_argument(
-        "--port", type=int, default=0, help="port to listen on (0: any free port)"
-    )
-    parser.add_argument(
-        "--secret", default="", help="the PUBLIC_SECRET_KEY to sign with"
-    )
-    parser.add_argument(
-        "--password",
-        dest="passwords",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="P",
-        help="an accepted site password (repeatable; none: no password required)",
-    )
-    parser.add_argument(
-        "--dialect",
-        choices=("gemini", "chatgpt-demo"),
-        default="gemini",
-        help="the app family to imitate",
-    )
+    add_serve_arguments(parser)
     return parser
 
 
