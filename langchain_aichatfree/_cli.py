@@ -826,17 +826,29 @@ def _announce(server: LocalServer, args: argparse.Namespace) -> None:
         )
 
 
-async def _serve_until_stopped(args: argparse.Namespace) -> None:
+def server_from_args(args: argparse.Namespace) -> LocalServer:
+    """The local server that `add_serve_arguments`' options describe.
+
+    Args:
+        args: Parsed options.
+
+    Returns:
+        The server, not yet started.
+    """
     # Imported here: aiohttp's server side is only needed by this command.
     from langchain_aichatfree.testing import LocalServer
 
-    server = LocalServer(
+    return LocalServer(
         host=args.host,
         port=args.port,
         secret=args.secret,
         passwords=args.passwords,
         dialect=args.dialect,
     )
+
+
+async def _serve_until_stopped(args: argparse.Namespace) -> None:
+    server = server_from_args(args)
     try:
         await server.serve_until_signalled(lambda s: _announce(s, args))
     except OSError as e:

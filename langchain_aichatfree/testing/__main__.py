@@ -14,7 +14,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from langchain_aichatfree._cli import add_serve_arguments
+from langchain_aichatfree._cli import add_serve_arguments, server_from_args
 from langchain_aichatfree.testing._server import LocalServer
 
 
@@ -32,14 +32,7 @@ def _announce(server: LocalServer) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    server = LocalServer(
-        host=args.host,
-        port=args.port,
-        secret=args.secret,
-        passwords=args.passwords,
-        dialect=args.dialect,
-    )
-    await server.serve_until_signalled(_announce)
+    await server_from_args(args).serve_until_signalled(_announce)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
