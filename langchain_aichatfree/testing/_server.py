@@ -219,6 +219,7 @@ class LocalServer:
         self.requests: list[RecordedRequest] = []
         self.connections_opened = 0
         self.disconnects = 0
+        self._handlers_running = 0
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._connections: dict[web.RequestHandler, _Connection] = {}
@@ -290,7 +291,7 @@ class LocalServer:
         if self._runner is not None or self._thread is not None:
             raise RuntimeError("LocalServer is already running")
         server = _TrackingServer(
-            self._handle,
+            self._handle_counted,
             on_made=self._connection_made,
             on_lost=self._connection_lost,
             access_log=None,
@@ -415,7 +416,10 @@ class LocalServer:
             await asyncio.sleep(_POLL_INTERVAL)
 
     async def wait_idle(self, timeout: float = 5.0) -> None:
-        """Wait until no TCP connection is open.
+        """Wait until no TCP connection is open and no request is being handled.
+
+        A handler can still be finishing (counting a disconnect, recording
+        its outcome) after its connection closed, so both are waited for.
 
         Args:
             timeout: Seconds to wait at most.
@@ -423,7 +427,10 @@ class LocalServer:
         Raises:
             TimeoutError: Connections still open after ``timeout``.
         """
-        await self.wait_for(lambda: self.open_connections == 0, timeout)
+        await self.wait_for(
+            lambda: self.open_connections == 0 and self._handlers_running == 0,
+            timeout,
+        )
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Block until ``predicate()`` is true (for a server in thread mode).
@@ -495,6 +502,13 @@ class LocalServer:
         return new
 
     # -- handling one request -------------------------------------------------
+
+    async def _handle_counted(self, request: web.BaseRequest) -> web.StreamResponse:
+        self._handlers_running += 1
+        try:
+            return await self._handle(request)
+        finally:
+            self._handlers_running -= 1
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received = time.monotonic()
