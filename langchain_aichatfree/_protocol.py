@@ -23,6 +23,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from pydantic import SecretStr
 
 from langchain_aichatfree._constants import (
     CHARS_PER_TOKEN,
@@ -289,8 +290,14 @@ class PreparedRequest:
     extra: dict[str, Any]
     input_text_bytes: int
 
-    def body(self, time_ms: int, secret: str, password: str | None) -> bytes:
+    def body(self, time_ms: int, secret: str, password: SecretStr | None) -> bytes:
         """The JSON body of one attempt.
+
+        The password is read out of its `SecretStr` only inside the expression
+        that builds the body: no local variable here ever holds it in plain
+        text, so a tool that captures frame locals (an error tracker, `pytest
+        --showlocals`) cannot show it. The caller should not keep the returned
+        bytes in a long-lived local either.
 
         Args:
             time_ms: Milliseconds since the epoch, signed as is.
@@ -300,14 +307,17 @@ class PreparedRequest:
         Returns:
             The UTF-8 JSON body.
         """
-        payload: dict[str, Any] = {
-            "messages": self.messages,
-            "time": time_ms,
-            "pass": password,
-            "sign": generate_signature(time_ms, self.signed_text, secret),
-            **self.extra,
-        }
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(
+            {
+                "messages": self.messages,
+                "time": time_ms,
+                "pass": None if password is None else password.get_secret_value(),
+                "sign": generate_signature(time_ms, self.signed_text, secret),
+                **self.extra,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
 
 
 def _build_gemini_request(

@@ -296,6 +296,7 @@ def build_tool_setup(
             json_schema = response_format_from_schema(response_format)["json_schema"]
     if not formatted and json_schema is None and not json_mode:
         return None
+    _check_encodable(formatted, json_schema)
     return ToolSetup(
         tools=formatted,
         mode=mode,
@@ -304,6 +305,31 @@ def build_tool_setup(
         json_schema=json_schema,
         json_mode=json_mode,
     )
+
+
+def _check_encodable(
+    tools: Sequence[Mapping[str, Any]], json_schema: Mapping[str, Any] | None
+) -> None:
+    """Refuse, naming the tool, text that cannot be sent as UTF-8.
+
+    A lone surrogate in a tool's description or schema would otherwise fail
+    only when the request body is encoded, as a bare `UnicodeEncodeError`.
+    """
+    described = [(f"Tool {tool_name(t)!r}", t) for t in tools]
+    if json_schema is not None:
+        described.append(
+            (f"The response format {json_schema.get('name')!r}", json_schema)
+        )
+    for what, value in described:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            msg = (
+                f"{what} contains an unpaired surrogate in its name, description "
+                f"or schema ({e.object[e.start : e.end]!r}), which cannot be sent "
+                "as UTF-8."
+            )
+            raise ValueError(msg) from None
 
 
 # -- what the model is told -----------------------------------------------

@@ -32,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from langchain_core.rate_limiters import BaseRateLimiter
+from pydantic import SecretStr
 
 from langchain_aichatfree._constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -204,7 +205,7 @@ class CallOptions:
     url: str
     headers: Mapping[str, str]
     secret: str
-    password: str | None
+    password: SecretStr | None
     timeout: float | None
     chunk_timeout: float | None
     max_retries: int
@@ -343,9 +344,6 @@ class AnswerCall:
             stop=options.stop, max_tokens=options.max_tokens
         )
         self.attempts += 1
-        body = self.request.body(
-            time.time_ns() // 1_000_000, options.secret, options.password
-        )
         timeout = aiohttp.ClientTimeout(
             total=options.timeout,
             sock_connect=options.chunk_timeout,
@@ -355,7 +353,7 @@ class AnswerCall:
         response: aiohttp.ClientResponse | None = None
         complete = False
         try:
-            response = await self._post(session, body, timeout)
+            response = await self._post(session, timeout)
             content_type = response.headers.get("Content-Type")
             if content_type and response.content_type != "text/plain":
                 start = await response.content.read(_MAX_ERROR_BODY)
@@ -410,24 +408,38 @@ class AnswerCall:
                 else:
                     response.close()
 
+    def _body(self) -> aiohttp.BytesPayload:
+        """A freshly signed body, wrapped so that no frame's locals show it.
+
+        The body holds the password in plain text. It is never bound to a
+        local of ours, and aiohttp's own frames only see the payload object,
+        whose repr does not include its bytes.
+        """
+        return aiohttp.BytesPayload(
+            self.request.body(
+                time.time_ns() // 1_000_000, self.options.secret, self.options.password
+            ),
+            content_type="text/plain;charset=UTF-8",
+        )
+
     async def _post(
         self,
         session: aiohttp.ClientSession,
-        body: bytes,
         timeout: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         """Send the request; return a 200 response or raise the mapped error.
 
         Redirects are never followed automatically: the body carries the site
         password. With `follow_redirects`, a redirect to the same origin is
-        posted again (at most `MAX_REDIRECTS` times); any other is an error.
+        posted again, signed afresh (at most `MAX_REDIRECTS` times); any other
+        is an error.
         """
         options = self.options
         url = options.url
         for _ in range(MAX_REDIRECTS + 1):
             response = await session.post(
                 url,
-                data=body,
+                data=self._body(),
                 headers=options.headers,
                 proxy=options.proxy,
                 timeout=timeout,

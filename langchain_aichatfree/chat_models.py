@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -36,7 +36,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    SecretStr,
+    create_model,
     model_validator,
 )
 from typing_extensions import Self
@@ -61,6 +61,22 @@ from langchain_aichatfree._protocol import (
     estimate_tokens,
     prepare_request,
     tokens_for_bytes,
+)
+from langchain_aichatfree._settings import (
+    BaseURL,
+    Headers,
+    ModelName,
+    Password,
+    PositiveInt,
+    ProxyURL,
+    RetryCount,
+    Seconds,
+    Secret,
+    StopSequences,
+    Temperature,
+    did_you_mean,
+    known_field_names,
+    redact_url,
 )
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree._tools import (
@@ -226,65 +242,76 @@ class ChatAIChatFree(BaseChatModel):
         with the text received so far in `partial_text`.
     """
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
-    model: str = Field(default=DEFAULT_MODEL, alias="model_name")
+    model: ModelName = Field(default=DEFAULT_MODEL, alias="model_name")
     """Model name reported in metadata and tracing; the deployment chooses the
     real model."""
 
-    base_url: str = Field(
-        default_factory=from_env(ENV_BASE_URL, default=DEFAULT_BASE_URL)
+    base_url: BaseURL = Field(
+        default_factory=from_env(ENV_BASE_URL, default=DEFAULT_BASE_URL),
+        validate_default=True,
     )
-    """Root URL of the deployment (env `AICHATFREE_BASE_URL`)."""
+    """Root URL of the deployment (env `AICHATFREE_BASE_URL`): an http(s) URL,
+    with a path if the site lives under one, but no user name or password (use
+    `password`), query or fragment. Surrounding whitespace is removed."""
 
-    secret: str = Field(default_factory=from_env(ENV_SECRET, default=""))
+    secret: Secret = Field(
+        default_factory=from_env(ENV_SECRET, default=""), validate_default=True
+    )
     """The deployment's `PUBLIC_SECRET_KEY`, used to sign requests (env
     `AICHATFREE_SECRET`). Public by design: it is in the site's browser code."""
 
-    password: SecretStr | None = Field(
-        default_factory=secret_from_env(ENV_PASSWORD, default=None), alias="api_key"
+    password: Password = Field(
+        default_factory=secret_from_env(ENV_PASSWORD, default=None),
+        alias="api_key",
+        validate_default=True,
     )
     """The site password, sent as `pass` (env `AICHATFREE_PASSWORD`)."""
 
-    timeout: float | None = Field(default=None, gt=0)
-    """Seconds allowed for one attempt, first byte to last; `None` for no limit."""
+    timeout: Seconds = None
+    """Seconds allowed for one attempt, first byte to last; `None` (or
+    `float("inf")`) for no limit."""
 
-    chunk_timeout: float | None = Field(default=DEFAULT_CHUNK_TIMEOUT, gt=0)
+    chunk_timeout: Seconds = DEFAULT_CHUNK_TIMEOUT
     """Longest wait for the server, in seconds: to connect, for the first chunk,
-    and for each next chunk (time your code spends on a chunk does not count)."""
+    and for each next chunk (time your code spends on a chunk does not count).
+    `None` (or `float("inf")`) for no limit."""
 
-    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
+    max_retries: RetryCount = DEFAULT_MAX_RETRIES
     """Retries after the first attempt (so `max_retries + 1` attempts at most).
 
     Rate limits, 5xx failures, connection failures, timeouts and interrupted
     answers are retried, with exponential backoff and jitter, but only while no
     text has reached the caller."""
 
-    stop: list[str] | None = None
+    stop: StopSequences = None
     """Stop sequences, enforced on the stream (the server has none)."""
 
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: PositiveInt | None = None
     """Approximate output limit, enforced on the stream: a token is counted as 4
     UTF-8 bytes. The deployment itself stops at 8,000 tokens."""
 
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    temperature: Temperature | None = None
     """Sampling temperature. Reported in tracing; only the chatgpt-demo dialect
     forwards it, a Gemini deployment fixes its own settings."""
 
     streaming: bool = False
     """Whether `invoke` streams internally (firing token callbacks)."""
 
-    proxy: str | None = None
-    """HTTP proxy URL for every request."""
+    proxy: ProxyURL = None
+    """HTTP proxy URL for every request. It may not carry credentials (proxy
+    authentication is not supported): the URL is not secret."""
 
-    default_headers: dict[str, str] | None = None
-    """Extra headers, over the browser-like defaults (`Origin`, `Referer`)."""
+    default_headers: Headers = None
+    """Extra headers, over the browser-like defaults (`Origin`, `Referer`).
+    Not secret: they show in reprs, dumps and traces."""
 
     dialect: Literal["gemini", "chatgpt-demo"] = "gemini"
     """The deployment's web app family: GeminiProChat (`"gemini"`) or the older
     chatgpt-demo (`"chatgpt-demo"`, OpenAI-form messages)."""
 
-    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1)
+    max_response_bytes: PositiveInt = DEFAULT_MAX_RESPONSE_BYTES
     """Largest answer accepted, in bytes; a larger one raises `APIError` and the
     connection is closed, so a runaway server cannot exhaust memory."""
 
@@ -298,17 +325,27 @@ class ChatAIChatFree(BaseChatModel):
 
     _pool: SessionPool = PrivateAttr(default_factory=SessionPool)
 
-    @model_validator(mode="after")
-    def _validate(self) -> Self:
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            msg = (
-                f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, "
-                f"got {self.base_url!r}."
-            )
-            raise ValueError(msg)
-        _check_stop(self.stop)
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_arguments(cls, data: Any) -> Any:
+        """An unknown argument is an error naming the closest real field.
+
+        A misspelled `base_url` would otherwise send the prompt, and the
+        password, to the public site. A `TypeError`, as Python raises for an
+        unexpected keyword argument (and pydantic does not wrap it with the
+        whole input, password included).
+        """
+        if isinstance(data, dict):
+            known = known_field_names(cls.model_fields)
+            unknown = [k for k in data if isinstance(k, str) and k not in known]
+            if unknown:
+                msg = (
+                    f"ChatAIChatFree got unexpected keyword arguments {unknown}."
+                    f"{did_you_mean(unknown, known)} The settings are listed in "
+                    "the class docstring and the README's Configuration section."
+                )
+                raise TypeError(msg)
+        return data
 
     # -- LangChain plumbing -------------------------------------------------
 
@@ -351,10 +388,19 @@ class ChatAIChatFree(BaseChatModel):
         max_tokens = kwargs.get("max_tokens", self.max_tokens)
         if max_tokens is not None:
             params["ls_max_tokens"] = max_tokens
-        stop = stop or self.stop
+        stop = stop if stop is not None else self.stop  # a call's [] means none
         if stop:
             params["ls_stop"] = stop
         return params
+
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        # What tracers record, before the call's arguments are checked: a
+        # call's `proxy` with credentials (refused by `_prepare`) is redacted.
+        if isinstance(kwargs.get("proxy"), str):
+            kwargs["proxy"] = redact_url(kwargs["proxy"])
+        return super()._get_invocation_params(stop=stop, **kwargs)
 
     def get_num_tokens(self, text: str) -> int:
         """Estimate the tokens in a text (1 per 4 UTF-8 bytes; no download).
@@ -399,21 +445,15 @@ class ChatAIChatFree(BaseChatModel):
             msg = (
                 f"ChatAIChatFree got unexpected keyword arguments {sorted(unknown)}; "
                 f"a call accepts stop and {sorted(_CALL_KWARGS - {'stream'})}."
+                f"{did_you_mean(unknown, _CALL_KWARGS | {'stop'})}"
             )
             raise TypeError(msg)
-        stop = stop if stop is not None else self.stop
-        _check_stop(stop)
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if max_tokens is not None and (
-            not isinstance(max_tokens, int) or max_tokens < 1
-        ):
-            msg = f"max_tokens must be a positive integer, got {max_tokens!r}."
-            raise ValueError(msg)
+        call = self._call_settings(stop, kwargs)
         connector = kwargs.get("connector")
         if connector is not None and not isinstance(connector, aiohttp.BaseConnector):
             msg = f"connector must be an aiohttp connector, got {type(connector)}."
             raise TypeError(msg)
-        temperature = kwargs.get("temperature", self.temperature)
+        temperature = call["temperature"]
         tools = _plan_tools(messages, kwargs, temperature)
         request = prepare_request(
             messages,
@@ -425,22 +465,38 @@ class ChatAIChatFree(BaseChatModel):
             url=self.endpoint,
             headers=self._headers(),
             secret=self.secret,
-            password=(
-                self.password.get_secret_value() if self.password is not None else None
-            ),
-            timeout=kwargs.get("timeout", self.timeout),
-            chunk_timeout=kwargs.get("chunk_timeout", self.chunk_timeout),
-            max_retries=kwargs.get("max_retries", self.max_retries),
-            stop=tuple(stop or ()),
-            max_tokens=max_tokens,
-            proxy=kwargs.get("proxy", self.proxy),
+            password=self.password,
+            timeout=call["timeout"],
+            chunk_timeout=call["chunk_timeout"],
+            max_retries=call["max_retries"],
+            stop=tuple(call["stop"] or ()),
+            max_tokens=call["max_tokens"],
+            proxy=call["proxy"],
             connector=connector,
             rate_limiter=self.rate_limiter,
             max_response_bytes=self.max_response_bytes,
             follow_redirects=self.follow_redirects,
             verify_ssl=self.verify_ssl,
         )
-        return request, options, kwargs.get("model") or self.model, tools
+        return request, options, call["model"], tools
+
+    def _call_settings(
+        self, stop: list[str] | None, kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A call's settings: its own arguments, checked by the fields' rules.
+
+        The arguments are validated by a model built from the fields
+        themselves (`_CallArguments`), so a call obeys exactly the rules the
+        constructor does; whatever the call does not give comes from the model.
+        """
+        given = {name: kwargs[name] for name in _OVERRIDABLE if name in kwargs}
+        if stop is not None:
+            given["stop"] = stop
+        checked = _CallArguments.model_validate(given)
+        return {
+            name: getattr(checked if name in checked.model_fields_set else self, name)
+            for name in _OVERRIDABLE
+        }
 
     def _metadata(
         self, state: AnswerState, request: PreparedRequest, model: str
@@ -634,6 +690,8 @@ class ChatAIChatFree(BaseChatModel):
                 temperature=tools.temperature,
                 instructions=tools.instructions,
             )
+            if options.rate_limiter is not None:  # a new request, like any other
+                await options.rate_limiter.aacquire(blocking=True)
             state = await AnswerCall(self._pool, retry, options).collect()
             answer = parse_answer(state.text, setup)
             metadata, retry_usage = self._metadata(state, retry, model)
@@ -855,6 +913,32 @@ class ChatAIChatFree(BaseChatModel):
         self.close()
 
 
+_OVERRIDABLE: Final = (
+    "model",
+    "temperature",
+    "max_tokens",
+    "timeout",
+    "chunk_timeout",
+    "max_retries",
+    "proxy",
+    "stop",
+)
+"""Fields a single call may override with a keyword argument of the same name."""
+
+_CALL_FIELDS: Final[dict[str, Any]] = {
+    name: (ChatAIChatFree.model_fields[name].rebuild_annotation(), None)
+    for name in _OVERRIDABLE
+}
+_CallArguments: Final = create_model(
+    "ChatAIChatFreeCall",
+    __config__=ConfigDict(
+        extra="forbid", hide_input_in_errors=True, title="ChatAIChatFree call"
+    ),
+    **_CALL_FIELDS,
+)
+"""A call's overriding arguments, validated by the very rules of the fields."""
+
+
 def _plan_tools(
     messages: Sequence[BaseMessage], kwargs: Any, temperature: float | None
 ) -> _ToolPlan | None:
@@ -895,11 +979,3 @@ def _last_tool_chunk(
         ),
         generation_info={"finish_reason": metadata["finish_reason"]},
     )
-
-
-def _check_stop(stop: Sequence[str] | None) -> None:
-    if stop is None:
-        return
-    if isinstance(stop, str) or not all(isinstance(s, str) and s for s in stop):
-        msg = f"stop must be a list of non-empty strings, got {stop!r}."
-        raise ValueError(msg)
