@@ -242,7 +242,9 @@ class ChatAIChatFree(BaseChatModel):
         with the text received so far in `partial_text`.
     """
 
-    model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        populate_by_name=True, hide_input_in_errors=True, validate_assignment=True
+    )
 
     model: ModelName = Field(default=DEFAULT_MODEL, alias="model_name")
     """Model name reported in metadata and tracing; the deployment chooses the

@@ -321,3 +321,17 @@ def test_call_options_keep_the_password_secret() -> None:
     _, options, _, _ = model._prepare([HumanMessage("hi")], None, {})
     assert isinstance(options.password, SecretStr)
     assert PASSWORD not in repr(options)
+
+
+def test_a_setting_changed_later_obeys_the_same_rules() -> None:
+    model = ChatAIChatFree(password=PASSWORD)
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        model.max_retries = -1
+    with pytest.raises(ValidationError, match="user name or password") as info:
+        model.base_url = f"http://user:{PASSWORD}@chat.example"
+    assert PASSWORD not in f"{info.value} {info.value.errors()}"
+    model.timeout = math.inf
+    assert model.timeout is None
+    model.base_url = " http://chat.example/ "
+    assert model.endpoint == "http://chat.example/api/generate"
+    assert model.max_retries == 2
