@@ -394,7 +394,7 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
         "--timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="longest time one attempt may take (default: no limit)",
+        help="longest time one attempt may take; inf for no limit (default: no limit)",
     )
     answer.add_argument(
         "--max-retries",
