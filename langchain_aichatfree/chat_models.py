@@ -491,14 +491,14 @@ class ChatAIChatFree(BaseChatModel):
         themselves (`_CallArguments`), so a call obeys exactly the rules the
         constructor does; whatever the call does not give comes from the model.
         """
+        settings = {name: getattr(self, name) for name in _OVERRIDABLE}
         given = {name: kwargs[name] for name in _OVERRIDABLE if name in kwargs}
         if stop is not None:
             given["stop"] = stop
-        checked = _CallArguments.model_validate(given)
-        return {
-            name: getattr(checked if name in checked.model_fields_set else self, name)
-            for name in _OVERRIDABLE
-        }
+        if given:  # the model's own values were checked when they were set
+            checked = _CallArguments.model_validate(given)
+            settings.update({name: getattr(checked, name) for name in given})
+        return settings
 
     def _metadata(
         self, state: AnswerState, request: PreparedRequest, model: str
