@@ -201,3 +201,18 @@ async def test_the_forced_tool_reask_consults_the_rate_limiter(
     assert answer.response_metadata["tool_call_forced_retry"] is True
     assert len(server.requests) == 2
     assert limiter.acquired == 2  # once per request
+
+
+# -- the local server's own options ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["first_byte_delay", "chunk_delay", "stall_seconds"])
+def test_a_reply_refuses_a_nan_delay(name: str) -> None:
+    options: dict[str, Any] = {name: math.nan}
+    with pytest.raises(ValueError, match=name):
+        Reply("x", **options)
+
+
+def test_the_local_server_refuses_a_nan_upstream_timeout() -> None:
+    with pytest.raises(ValueError, match="upstream_timeout"):
+        LocalServer(upstream_timeout=math.nan)
