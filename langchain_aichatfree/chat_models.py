@@ -164,7 +164,8 @@ class ChatAIChatFree(BaseChatModel):
 
     Key init args — client:
         timeout: float | None
-            Seconds one attempt may take, first byte to last.
+            Seconds one attempt may take, first byte to last (`None` or
+            `inf`: no limit).
         chunk_timeout: float | None
             Longest silence before the first chunk and between chunks.
         max_retries: int
@@ -234,6 +235,13 @@ class ChatAIChatFree(BaseChatModel):
 
             for partial in chain.stream({"topic": "rivers"}):
                 print("partial:", partial)
+
+    Settings and call arguments:
+        A call's keyword arguments (``stop``, ``model``, ``temperature``,
+        ``max_tokens``, ``timeout``, ``chunk_timeout``, ``max_retries``,
+        ``proxy``) obey the rules of the fields of the same name, checked
+        before anything is sent; an unknown argument, to the constructor or a
+        call, is a `TypeError` naming the closest real one.
 
     Errors:
         Every failure is a subclass of `langchain_aichatfree.AIChatFreeError`
