@@ -88,9 +88,6 @@ def _check_url(url: str, what: str, *, example: str) -> str:
     """The shared checks of `base_url` and `proxy`; returns the stripped URL."""
     url = url.strip()
     shown = redact_url(url)
-    if _CONTROL_OR_SPACE.search(url):
-        msg = f"{what} must not contain spaces or control characters, got {shown!r}."
-        raise ValueError(msg)
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -100,6 +97,9 @@ def _check_url(url: str, what: str, *, example: str) -> str:
     del port  # read only to check it: urlsplit validates the port lazily
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         msg = f"{what} must be an http(s) URL such as {example!r}, got {shown!r}."
+        raise ValueError(msg)
+    if _CONTROL_OR_SPACE.search(url):
+        msg = f"{what} must not contain spaces or control characters, got {shown!r}."
         raise ValueError(msg)
     if "?" in url or "#" in url:
         msg = (
