@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -354,7 +355,7 @@ class ChatAIChatFree(BaseChatModel):
         whole input, password included).
         """
         if isinstance(data, dict):
-            known = known_field_names(cls.model_fields)
+            known = _known_names(cls)
             unknown = [k for k in data if isinstance(k, str) and k not in known]
             if unknown:
                 msg = (
@@ -967,6 +968,12 @@ _CallArguments: Final = create_model(
     **_CALL_FIELDS,
 )
 """A call's overriding arguments, validated by the very rules of the fields."""
+
+
+@functools.cache
+def _known_names(cls: type[BaseModel]) -> frozenset[str]:
+    """The names a model class's constructor accepts (its fields are fixed)."""
+    return known_field_names(cls.model_fields)
 
 
 def _plan_tools(
