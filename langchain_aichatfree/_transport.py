@@ -47,7 +47,6 @@ from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree.errors import (
     AIChatFreeError,
     APIConnectionError,
-    APIError,
     APITimeoutError,
     InvalidRequestError,
     RateLimitError,
@@ -341,7 +340,9 @@ class AnswerCall:
     ) -> AsyncIterator[str]:
         options = self.options
         state = self.state = AnswerState(
-            stop=options.stop, max_tokens=options.max_tokens
+            stop=options.stop,
+            max_tokens=options.max_tokens,
+            max_bytes=options.max_response_bytes,
         )
         self.attempts += 1
         timeout = aiohttp.ClientTimeout(
@@ -358,17 +359,13 @@ class AnswerCall:
             if content_type and response.content_type != "text/plain":
                 start = await response.content.read(_MAX_ERROR_BODY)
                 raise make_content_type_error(content_type, start)
-            limit = options.max_response_bytes
             read = response.content.readany
             # Without a connection the whole body is in already: nothing to time.
             if options.chunk_timeout is not None and response.connection is not None:
                 silence = _Silence.take_over(response, options.chunk_timeout)
                 read = silence.read
             while data := await read():
-                if state.received_bytes + len(data) > limit:
-                    state.feed(data[: limit - state.received_bytes])
-                    raise _too_large(options, state)
-                piece = state.feed(data)
+                piece = state.feed(data)  # raises past max_response_bytes
                 if piece and not buffered:
                     yield piece
                 if state.done:
@@ -546,18 +543,6 @@ def _redirect_error(status: int, target: str, options: CallOptions) -> AIChatFre
         f"The deployment redirected the request (HTTP {status}) to {target}. {advice}",
         status_code=status,
     )
-
-
-def _too_large(options: CallOptions, state: AnswerState) -> AIChatFreeError:
-    error = APIError(
-        f"The answer exceeded max_response_bytes={options.max_response_bytes} "
-        "bytes; the connection was closed. Raise max_response_bytes if the answer "
-        "is legitimately this long.",
-        status_code=200,
-        partial_text=state.partial_text(),
-    )
-    error.is_retryable = False
-    return error
 
 
 def _warn_replaced(options: CallOptions) -> None:
