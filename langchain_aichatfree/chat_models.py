@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from types import TracebackType
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
@@ -23,12 +22,8 @@ from langchain_core.language_models import (
 )
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
-from langchain_core.output_parsers.openai_tools import (
-    JsonOutputKeyToolsParser,
-    PydanticToolsParser,
-)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableMap
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.pydantic import is_basemodel_subclass
@@ -85,11 +80,14 @@ from langchain_aichatfree._tools import (
     JsonAnswerParser,
     ToolAnswer,
     ToolAnswerReader,
+    ToolDictParser,
+    ToolObjectParser,
     ToolSetup,
     build_tool_setup,
     format_tool,
     normalize_tool_choice,
     parse_answer,
+    parse_with_raw,
     reask_messages,
     reask_text,
     render_instructions,
@@ -848,9 +846,9 @@ class ChatAIChatFree(BaseChatModel):
                 **kwargs,
             )
             parser = (
-                PydanticToolsParser(tools=[schema], first_tool_only=True)
+                ToolObjectParser(tools=[schema], first_tool_only=True)
                 if is_pydantic
-                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+                else ToolDictParser(key_name=name, first_tool_only=True)
             )
         else:
             response_format = (
@@ -862,13 +860,7 @@ class ChatAIChatFree(BaseChatModel):
             parser = JsonAnswerParser(pydantic_object=schema if is_pydantic else None)
         if not include_raw:
             return llm | parser
-        parse_raw = RunnablePassthrough.assign(
-            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
-        )
-        keep_raw = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parse_raw.with_fallbacks(
-            [keep_raw], exception_key="parsing_error"
-        )
+        return RunnableMap(raw=llm) | parse_with_raw(parser)
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         """What the deployment can do, as `create_agent` reads it.

@@ -599,10 +599,11 @@ def test_instructions_describe_each_tool_and_the_exact_format() -> None:
     setup = make_setup(tools=[get_weather, now], tool_choice="get_weather")
     text = render_instructions(setup)
     lines = text.splitlines()
-    described = [json.loads(line) for line in lines if line.startswith('{"name": ')]
-    assert [t["name"] for t in described] == ["get_weather", "now"]
+    described = [json.loads(line) for line in lines if line.startswith('{"tool": ')]
+    assert [t["tool"] for t in described] == ["get_weather", "now"]
     assert described[0]["description"] == "Get the weather in a city."
-    assert described[0]["parameters"]["properties"] == {"city": {"type": "string"}}
+    schema = described[0]["arguments_schema"]
+    assert schema["properties"] == {"city": {"type": "string"}}
     assert '{"tool_calls": [{"name": "<tool name>", "arguments": {<arguments>}}]}' in (
         lines
     )
