@@ -55,6 +55,7 @@ from langchain_aichatfree._constants import (
 )
 from langchain_aichatfree._protocol import (
     PreparedRequest,
+    estimate_token_ids,
     estimate_tokens,
     prepare_request,
     tokens_for_bytes,
@@ -429,6 +430,22 @@ class ChatAIChatFree(BaseChatModel):
             The estimated token count.
         """
         return estimate_tokens(text)
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Pseudo token ids, one per 4 UTF-8 bytes (no tokenizer, no download).
+
+        LangChain's default loads a GPT-2 tokenizer from `transformers`; the
+        deployment's model is not GPT-2 and reports no tokens, so the ids follow
+        the same estimate as `get_num_tokens` (``len(ids)`` equals it). Each id
+        is the value of its bytes: equal texts give equal ids.
+
+        Args:
+            text: Any text.
+
+        Returns:
+            The ids.
+        """
+        return estimate_token_ids(text)
 
     # -- the calls ------------------------------------------------------------
 
