@@ -427,8 +427,11 @@ class ChatAIChatFree(BaseChatModel):
             text: Any text.
 
         Returns:
-            The estimated token count.
+            The estimated token count (or as many as `custom_get_token_ids`
+            gives, when it is set).
         """
+        if self.custom_get_token_ids is not None:
+            return len(self.custom_get_token_ids(text))
         return estimate_tokens(text)
 
     def get_token_ids(self, text: str) -> list[int]:
@@ -443,8 +446,10 @@ class ChatAIChatFree(BaseChatModel):
             text: Any text.
 
         Returns:
-            The ids.
+            The ids (`custom_get_token_ids`'s, when it is set).
         """
+        if self.custom_get_token_ids is not None:
+            return self.custom_get_token_ids(text)
         return estimate_token_ids(text)
 
     # -- the calls ------------------------------------------------------------

@@ -119,6 +119,12 @@ def test_get_token_ids_needs_no_tokenizer(monkeypatch: pytest.MonkeyPatch) -> No
     assert model.get_token_ids("abcd") != model.get_token_ids("abce")
 
 
+def test_a_custom_tokenizer_is_used_for_ids_and_counts() -> None:
+    model = ChatAIChatFree(custom_get_token_ids=lambda text: [7] * len(text))
+    assert model.get_token_ids("abcdefgh") == [7] * 8
+    assert model.get_num_tokens("abcdefgh") == 8
+
+
 def test_unknown_call_kwargs_fail_before_any_request() -> None:
     model = ChatAIChatFree(base_url="http://127.0.0.1:9")
     with pytest.raises(

@@ -324,3 +324,14 @@ def test_invalid_bytes_next_to_a_valid_replacement_character_are_flagged(
     shown, state = run(split(body, size))
     assert "".join(shown) == "ok \ufffd\ufffd\ufffd!"
     assert state.replaced
+
+
+def test_max_tokens_reached_before_a_failure_ends_the_answer() -> None:
+    body = ("Hello" + SERVER_SENTINEL).encode()
+    shown, state = run(split(body, 1), max_tokens=1)  # 4 bytes
+    assert "".join(shown) == "Hell"
+    assert state.finish_reason == "length"
+    state = AnswerState(max_tokens=2)  # 8 bytes: the answer ends first, failed
+    assert state.feed(body) == "Hello"
+    with pytest.raises(StreamInterruptedError):
+        state.finish()
