@@ -13,12 +13,35 @@ model sees its own calls in the format it is asked to use.
 can be shown at once and envelopes, which are held back and become
 `tool_calls` (or `invalid_tool_calls`) at the end. It is the only parser:
 `parse_answer` runs the same reader over a whole answer, so `invoke` and a
-merged `stream` cannot disagree. Besides the instructed envelope it accepts the
-shapes real models drift into: the envelope in a code fence, with prose
-around it, inside ``<tool_call>`` tags, a bare ``{"name", "arguments" |
-"parameters" | "args" | "input"}`` object, a list of those, and OpenAI's
-``{"type": "function", "function": {"name", "arguments"}}`` with arguments as
-an object or a JSON string.
+merged `stream` cannot disagree.
+
+What counts as a call. An *envelope* is one of these JSON values:
+
+1. ``{"tool_calls": [...]}`` (the instructed form; each item a call);
+2. OpenAI's ``{"type": "function", "function": {"name", "arguments"}}`` or
+   ``{"function_call": {...}}``, arguments as an object or a JSON string;
+3. a bare call ``{"name": ..., "arguments" | "parameters" | "args" | "input":
+   ...}`` or ``{"name": ...}`` whose name is a bound tool; with a name that is
+   not bound, only ``"arguments"`` or ``"parameters"`` holding an object make
+   it a call (reported invalid: the tool is not bound), so data such as
+   ``{"name": "Alice", "input": "raw"}`` stays text;
+4. a list of bare calls, or several envelopes one after the other.
+
+It counts wherever it stands in the answer (alone, after a preamble, with
+prose after it), written bare (``{"`` or ``[{``), in a code fence, or in
+``<tool_call>`` tags, except that:
+
+* JSON right after a backtick or a quotation mark (`` ` ``, ``"``, ``'``,
+  or a typographic opening quote) is quoted in prose, not a call;
+* ``<tool_call>`` opens a call only when what follows it (after whitespace) is
+  JSON or a bound tool's name: ``<tool_call> followed by JSON`` is prose;
+* text that is not JSON but looks like an envelope (a truncated or broken
+  call) is a call, reported invalid, only at the very end of the answer (or
+  inside tags); followed by more text it is prose (an echoed template such as
+  ``{"arguments": {<arguments>}}``).
+
+Everything else is text, kept character for character in `content`, except
+the whitespace around an envelope.
 
 How the reader holds back, per character, with the decision depending only on
 the text (never on where the network split it):
@@ -27,10 +50,12 @@ the text (never on where the network split it):
   the next visible character (it is dropped around envelopes).
 * A character that may open an envelope starts a *candidate*: ``{`` followed by
   ``"``; ``[`` followed by ``{``; three backticks whose content starts with
-  ``{``, ``[`` or ``<``; ``<tool_call>``. A candidate that turns out not to be
-  one (``{x``, a Python code fence, ``<b>``) is released at the first character
-  that rules it out; one that completes (balanced JSON, closing fence or tag) is
-  parsed once: an envelope is kept, anything else released as text.
+  ``{``, ``[`` or ``<``; ``<tool_call>`` followed by JSON or a tool name. A
+  candidate that turns out not to be one (``{x``, a Python code fence,
+  ``<b>``) is released at the first character that rules it out; one that
+  completes (balanced JSON, closing fence or tag) is parsed once: an envelope
+  is kept, anything else released as text. A broken envelope is held until
+  the next visible character (released as text) or the end (an invalid call).
 
 Each `feed` costs O(len(text)): text is scanned with regular expressions, and
 inside a candidate string contents are skipped in one step.

@@ -223,7 +223,9 @@ class ChatAIChatFree(BaseChatModel):
 
     Structured output:
         With `Joke` a pydantic model, the answer is parsed and validated;
-        streaming yields each new valid partial object:
+        streaming yields each new valid partial object, and ends as `invoke`
+        does (the same error for an answer that never validates or was cut
+        off):
 
         .. code-block:: python
 
@@ -757,6 +759,16 @@ class ChatAIChatFree(BaseChatModel):
         `tool_calls` (with fresh ids); a malformed call, or one to a tool that is
         not bound, becomes an `invalid_tool_calls` entry. Plain text still
         streams as it arrives; calls come on the last chunk.
+
+        What counts as a call: that envelope, OpenAI's function form, a bare
+        ``{"name", "arguments"}`` object (or ``"parameters"``/``"args"``/
+        ``"input"`` for a bound tool's name), or a list of those; bare, in a
+        code fence or in ``<tool_call>`` tags, alone or with prose around it.
+        Not a call, and kept in `content` character for character: JSON right
+        after a backtick or quotation mark (quoted), ``<tool_call>`` not
+        followed by JSON or a tool name, data like ``{"name": "Alice",
+        "input": "raw"}``, and broken JSON that more text follows. Only the
+        whitespace around a call is dropped from `content`.
 
         Args:
             tools: Anything LangChain accepts as a tool: `BaseTool`, functions,
