@@ -276,8 +276,12 @@ class AnswerState:
         return self._show(tail)
 
     def partial_text(self) -> str:
-        """Everything received, held-back tail included (for error reports)."""
-        return self.text + self._held
+        """Everything received, held-back tail included (for error reports).
+
+        A whole sentinel at the end is left out: it is the server's failure
+        report, even when the body is then cut before its clean end.
+        """
+        return self.text + self._held.removesuffix(SERVER_SENTINEL)
 
     def _too_large(self, received: str) -> APIError:
         limit = self.max_bytes or 0

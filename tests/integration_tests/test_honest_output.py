@@ -92,6 +92,15 @@ def test_a_stop_sequence_inside_the_answer_still_ends_it(server: LocalServer) ->
     assert message.response_metadata["finish_reason"] == "stop"
 
 
+def test_a_body_cut_after_the_sentinel_keeps_it_out_of_partial_text(
+    server: LocalServer,
+) -> None:
+    server.script(Reply(chunks=["Hello", SERVER_SENTINEL], cut_after=2))
+    with pytest.raises(StreamInterruptedError) as info:
+        make(server).invoke("hi")
+    assert info.value.partial_text == "Hello"
+
+
 # -- item 4: the sentinel near max_response_bytes ------------------------------
 
 

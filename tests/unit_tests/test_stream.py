@@ -335,3 +335,13 @@ def test_max_tokens_reached_before_a_failure_ends_the_answer() -> None:
     assert state.feed(body) == "Hello"
     with pytest.raises(StreamInterruptedError):
         state.finish()
+
+
+def test_a_whole_sentinel_is_never_in_the_partial_text() -> None:
+    # A body cut (or timed out) after the sentinel, before its clean end.
+    state = AnswerState()
+    assert state.feed(("Hello" + SERVER_SENTINEL).encode()) == "Hello"
+    assert state.partial_text() == "Hello"
+    state = AnswerState(stop=["XYZ"])
+    assert state.feed(b"Hello X") == "Hello "
+    assert state.partial_text() == "Hello X"  # answer text that was held back
