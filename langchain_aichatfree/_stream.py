@@ -129,12 +129,15 @@ class AnswerState:
     _parts: list[str] = field(default_factory=list)
     _shown_bytes: int = 0
     _whole: bool = False
-    _last_bytes: bytes = b""
+    _tail: bytes = b""
+    _allowed: int | None = None
     _markers: tuple[tuple[str, int], ...] = ()
     _prefixes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self._markers, self._prefixes = _markers(tuple(self.stop))
+        if self.max_bytes is not None:
+            self._allowed = self.max_bytes + _SENTINEL_BYTES
 
     @property
     def text(self) -> str:
@@ -173,54 +176,72 @@ class AnswerState:
         """
         if self.finish_reason is not None:
             return ""
-        limit = self.max_bytes
-        allowed = None if limit is None else limit + _SENTINEL_BYTES
-        if allowed is not None and self.received_bytes + len(data) > allowed:
+        size = self.received_bytes + len(data)
+        allowed = self._allowed
+        if allowed is not None and size > allowed:
             # More than the sentinel could explain: only a stop sequence or
             # max_tokens inside the allowed bytes still ends the answer in time.
             shown = self.feed(data[: allowed - self.received_bytes])
             if self.done:
                 return shown
             raise self._too_large(self.partial_text())
-        self.received_bytes += len(data)
+        self.received_bytes = size
         new = self._decoder.decode(data)
-        last = self._last_bytes  # a U+FFFD sent whole may be split across reads
-        self._last_bytes = data[-2:] if len(data) >= 2 else (last + data)[-2:]
+        last = self._tail  # a U+FFFD sent whole may be split across reads
+        self._tail = data if len(data) > 1 else last[-1:] + data
         if not new:
             return ""
-        if "\ufffd" in new and new.count("\ufffd") > (last + data).count(_ENCODED_FFFD):
+        if "\ufffd" in new and new.count("\ufffd") > (last[-2:] + data).count(
+            _ENCODED_FFFD
+        ):
             self.replaced = True
         text = self._held + new if self._held else new
-        show = self._advance(text)
-        if limit is not None and self.received_bytes > limit:
-            # Past the limit only the sentinel may still be coming: the answer
-            # itself (everything not held back) must fit.
-            if self.finish_reason == "stop":
-                size = len((self.text + show).encode())
-            else:
-                held = len(self._held.encode()) + len(self._decoder.getstate()[0])
-                size = self.received_bytes - held
-            if size > limit:
-                raise self._too_large(self.text + show + self._held)
+        if text.endswith(self._prefixes):  # rarely: one C call rules most reads out
+            show = self._advance(text)
+        else:  # nothing to hold back: only a whole stop sequence matters
+            self._held = ""
+            show = text
+            cut = -1
+            for stop in self.stop:
+                index = text.find(stop)
+                if index != -1 and (cut == -1 or index < cut):
+                    cut = index
+            if cut != -1:
+                self.finish_reason = "stop"
+                show = text[:cut]
+        if allowed is not None and size > allowed - _SENTINEL_BYTES:
+            self._check_size(show)
         return self._show(show)
+
+    def _check_size(self, show: str) -> None:
+        """Past `max_bytes` only the sentinel may still come: check the answer.
+
+        Everything not held back is answer text, and must fit.
+        """
+        limit = self.max_bytes or 0
+        if self.finish_reason == "stop":
+            size = len((self.text + show).encode())
+        else:
+            held = len(self._held.encode()) + len(self._decoder.getstate()[0])
+            size = self.received_bytes - held
+        if size > limit:
+            raise self._too_large(self.text + show + self._held)
 
     def _advance(self, text: str) -> str:
         """Decide how much of `text` (held back and new) is answer text now.
+
+        Only called when `text` ends with what may start a marker.
 
         A tail that may be the sentinel is held; a stop sequence is searched
         only before it. Sets `finish_reason` and returns the text before the
         stop sequence when one ends the answer; otherwise holds back what the
         next bytes must decide and returns the rest.
         """
-        ends_marked = text.endswith(self._prefixes)  # rarely: one C call
-        end = len(text)
-        if ends_marked:
-            end -= _held_length(text, SERVER_SENTINEL, len(SERVER_SENTINEL))
+        end = len(text) - _held_length(text, SERVER_SENTINEL, len(SERVER_SENTINEL))
         keep = end  # where held-back text starts
         if self.stop:
-            if ends_marked:
-                for marker, limit in self._markers[1:]:
-                    keep = min(keep, end - _held_length(text, marker, limit, end))
+            for marker, limit in self._markers[1:]:
+                keep = min(keep, end - _held_length(text, marker, limit, end))
             cut = _first_stop(text, self.stop, end)
             if cut != -1 and cut <= keep:  # no stop that starts earlier is pending
                 self._held = ""
