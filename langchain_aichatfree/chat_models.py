@@ -250,7 +250,10 @@ class ChatAIChatFree(BaseChatModel):
         Every failure is a subclass of `langchain_aichatfree.AIChatFreeError`
         and of the matching `langchain_core.exceptions.ModelError` class, with
         `is_retryable` set. A truncated answer raises `StreamInterruptedError`
-        with the text received so far in `partial_text`.
+        with the text received so far in `partial_text`, whatever the stop
+        sequences. An empty body (the model produced no text, often a blocked
+        prompt) is no error: it is ``AIMessage("")`` with
+        ``response_metadata["finish_reason"] == "empty"``.
     """
 
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
@@ -324,7 +327,9 @@ class ChatAIChatFree(BaseChatModel):
 
     max_response_bytes: PositiveInt = DEFAULT_MAX_RESPONSE_BYTES
     """Largest answer accepted, in bytes; a larger one raises `APIError` and the
-    connection is closed, so a runaway server cannot exhaust memory."""
+    connection is closed, so a runaway server cannot exhaust memory. The
+    server's failure sentinel after an answer does not count: that answer is
+    interrupted (`StreamInterruptedError`, retried), not too large."""
 
     follow_redirects: bool = False
     """Whether a redirect to the same site (scheme, host and port) is followed.
