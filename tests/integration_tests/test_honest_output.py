@@ -136,7 +136,7 @@ def test_an_answer_over_the_limit_is_still_too_large(
 
 async def test_an_empty_body_is_marked_empty(server: LocalServer) -> None:
     model = make(server)
-    server.script("", "", "")
+    server.script("", "", "")  # invoke, agenerate, stream
     message = model.invoke("hi")
     assert message.content == ""
     assert message.response_metadata["finish_reason"] == "empty"
@@ -145,6 +145,9 @@ async def test_an_empty_body_is_marked_empty(server: LocalServer) -> None:
     merged = streamed(model, "hi")
     assert merged.content == ""
     assert merged.response_metadata["finish_reason"] == "empty"
+    server.script("")
+    message = make(server, streaming=True).invoke("hi")
+    assert message.response_metadata["finish_reason"] == "empty"
 
 
 def test_an_empty_body_with_tools_bound_is_marked_empty(server: LocalServer) -> None:
