@@ -545,7 +545,7 @@ class _Invalid:
     raw: str
     error: str
     malformed: bool = False
-    """Not JSON at all: a call only where nothing but whitespace follows it."""
+    """Invalid JSON: a call only where nothing but whitespace follows it."""
 
 
 _Entry = _Call | _Invalid
