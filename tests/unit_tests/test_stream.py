@@ -345,3 +345,43 @@ def test_a_whole_sentinel_is_never_in_the_partial_text() -> None:
     state = AnswerState(stop=["XYZ"])
     assert state.feed(b"Hello X") == "Hello "
     assert state.partial_text() == "Hello X"  # answer text that was held back
+
+
+@given(
+    text=st.text(max_size=60),
+    cuts=st.lists(st.integers(min_value=0, max_value=1000), max_size=10),
+    sentinel=st.booleans(),
+    extra=st.integers(min_value=-30, max_value=30),
+)
+def test_max_bytes_decides_the_same_for_any_split(
+    text: str, cuts: list[int], sentinel: bool, extra: int
+) -> None:
+    text = text.encode("utf-8", "replace").decode("utf-8")  # drop surrogates
+    body = (text + (SERVER_SENTINEL if sentinel else "")).encode()
+    whole = body.decode()
+    failed = whole.endswith(SERVER_SENTINEL)
+    answer = whole[: -len(SERVER_SENTINEL)] if failed else whole
+    limit = max(0, len(answer.encode()) + extra)
+    points = sorted({c % (len(body) + 1) for c in cuts})
+    parts = [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
+
+    state = AnswerState(max_bytes=limit)
+    shown: list[str] = []
+
+    def read() -> None:
+        shown.extend(state.feed(part) for part in parts)
+        shown.append(state.finish())
+
+    if len(answer.encode()) > limit:
+        with pytest.raises(APIError) as too_large:
+            read()
+        assert not isinstance(too_large.value, StreamInterruptedError)
+        assert len((too_large.value.partial_text or "").encode()) <= limit
+    elif failed:
+        with pytest.raises(StreamInterruptedError) as interrupted:
+            read()
+        assert interrupted.value.partial_text == answer
+    else:
+        read()
+        assert "".join(shown) == whole
+    assert len("".join(shown).encode()) <= limit
