@@ -261,9 +261,9 @@ class AnswerState:
 
         Raises:
             StreamInterruptedError: If the body ended with the server's
-                mid-stream failure sentinel, and no stop sequence ended the
-                answer before it; its `partial_text` is the answer received
-                before the sentinel.
+                mid-stream failure sentinel, and neither a stop sequence nor
+                `max_tokens` ended the answer before it; its `partial_text` is
+                the answer received before the sentinel.
             APIError: The answer is larger than `max_bytes` (not retryable).
         """
         if self.finish_reason is not None:
@@ -282,7 +282,10 @@ class AnswerState:
             self.finish_reason = "stop"
             return self._show(answer[:cut])
         if failed:
-            partial = self.text + answer
+            shown = self._show(answer)  # held-back answer text may reach max_tokens
+            if self.finish_reason == "length":
+                return shown
+            partial = self.text
             msg = (
                 "The server reported a failure in the middle of the answer "
                 f"({SERVER_SENTINEL!r}) after {len(partial)} characters; the partial "

@@ -337,6 +337,17 @@ def test_max_tokens_reached_before_a_failure_ends_the_answer() -> None:
         state.finish()
 
 
+@pytest.mark.parametrize("size", [1, 3, 100])
+def test_max_tokens_reached_in_text_held_before_a_failure_ends_the_answer(
+    size: int,
+) -> None:
+    # "er" is held (it may start the stop sequence) when the sentinel arrives.
+    body = ("abcdefger" + SERVER_SENTINEL).encode()
+    shown, state = run(split(body, size), stop=["error"], max_tokens=2)
+    assert "".join(shown) == "abcdefge"
+    assert state.finish_reason == "length"
+
+
 def test_a_whole_sentinel_is_never_in_the_partial_text() -> None:
     # A body cut (or timed out) after the sentinel, before its clean end.
     state = AnswerState()
