@@ -209,23 +209,25 @@ class AnswerState:
             if cut != -1:
                 self.finish_reason = "stop"
                 show = text[:cut]
+        show = self._show(show)
         if allowed is not None and size > allowed - _SENTINEL_BYTES:
-            self._check_size(show)
-        return self._show(show)
+            self._check_size()
+        return show
 
-    def _check_size(self, show: str) -> None:
+    def _check_size(self) -> None:
         """Past `max_bytes` only the sentinel may still come: check the answer.
 
-        Everything not held back is answer text, and must fit.
+        Everything not held back is answer text, and must fit, unless a stop
+        sequence or `max_tokens` has already ended the answer within it.
         """
         limit = self.max_bytes or 0
-        if self.finish_reason == "stop":
-            size = len((self.text + show).encode())
+        if self.done:
+            size = len(self.text.encode())
         else:
             held = len(self._held.encode()) + len(self._decoder.getstate()[0])
             size = self.received_bytes - held
         if size > limit:
-            raise self._too_large(self.text + show + self._held)
+            raise self._too_large(self.text + self._held)
 
     def _advance(self, text: str) -> str:
         """Decide how much of `text` (held back and new) is answer text now.

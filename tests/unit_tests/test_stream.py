@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from langchain_aichatfree._constants import SERVER_SENTINEL
@@ -396,3 +396,53 @@ def test_max_bytes_decides_the_same_for_any_split(
         read()
         assert "".join(shown) == whole
     assert len("".join(shown).encode()) <= limit
+
+
+def _outcome(
+    parts: Sequence[bytes], stop: list[str], max_tokens: int | None, limit: int
+) -> tuple[object, ...]:
+    state = AnswerState(stop=stop, max_tokens=max_tokens, max_bytes=limit)
+    shown = ""
+    try:
+        for part in parts:
+            shown += state.feed(part)
+            if state.done:
+                break
+        shown += state.finish()
+    except StreamInterruptedError as e:
+        return ("interrupted", e.partial_text)
+    except APIError:
+        return ("too large",)
+    return ("ok", shown, state.finish_reason)
+
+
+_FRAGMENTS = st.sampled_from(
+    ["I", "Inter", "nal s", " ", "e", "r", "é", "🌍", "ab", "xxxxxxxx", SERVER_SENTINEL]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(_FRAGMENTS, max_size=10),
+    cuts=st.lists(st.integers(min_value=0, max_value=1000), max_size=8),
+    stop=st.lists(st.sampled_from(["I", " ", "nal", "er", "error", "xx"]), max_size=2),
+    sentinel=st.booleans(),
+    max_tokens=st.one_of(st.none(), st.integers(min_value=1, max_value=12)),
+    limit=st.integers(min_value=0, max_value=80),
+)
+def test_stop_max_tokens_and_max_bytes_decide_the_same_for_any_split(
+    parts: list[str],
+    cuts: list[int],
+    stop: list[str],
+    sentinel: bool,
+    max_tokens: int | None,
+    limit: int,
+) -> None:
+    body = ("".join(parts) + (SERVER_SENTINEL if sentinel else "")).encode()
+    points = sorted({c % (len(body) + 1) for c in cuts})
+    pieces = [
+        body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)
+    ]
+    whole = _outcome([body], stop, max_tokens, limit)
+    assert _outcome(pieces, stop, max_tokens, limit) == whole
+    assert _outcome(split(body, 1), stop, max_tokens, limit) == whole
