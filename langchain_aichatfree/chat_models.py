@@ -833,13 +833,18 @@ class ChatAIChatFree(BaseChatModel):
                 not validated). May be ``None`` for ``method="json_mode"``.
             method: ``"json_schema"`` (default): the model is asked to answer
                 with one JSON object conforming to the schema; the text streams,
-                so streaming yields each new valid partial object.
+                so streaming yields each new valid partial object (and, like
+                every method, ends as `invoke` does: its error is raised at the
+                end of the stream).
                 ``"function_calling"``: the schema is bound as a tool the model
                 must call (re-asked once if it does not); the object arrives
                 whole. ``"json_mode"``: the model is asked for a JSON object; the
                 schema is not sent (describe it in the prompt).
             include_raw: Return ``{"raw": AIMessage, "parsed": ...,
                 "parsing_error": ...}`` instead of raising on a parsing error.
+                A stream yields the raw message as it arrives, then
+                ``parsed`` and ``parsing_error`` once, as `invoke` returns
+                them.
             strict: Recorded, and passed to the schema conversion; the server
                 cannot enforce a schema.
             **kwargs: Further arguments bound to the model.
