@@ -9,9 +9,15 @@ from langchain_aichatfree.errors import (
     APIError,
     APITimeoutError,
     AuthenticationError,
+    ClientClosedError,
+    DeploymentError,
     InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     StreamInterruptedError,
+    UnexpectedResponseError,
 )
 
 __all__ = [
@@ -21,9 +27,15 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "ChatAIChatFree",
+    "ClientClosedError",
+    "DeploymentError",
     "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "StreamInterruptedError",
+    "UnexpectedResponseError",
     "__version__",
     "generate_signature",
 ]

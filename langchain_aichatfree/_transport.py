@@ -42,17 +42,19 @@ from langchain_aichatfree._constants import (
     MAX_RETRY_DELAY,
     RETRY_JITTER,
 )
-from langchain_aichatfree._protocol import PreparedRequest
+from langchain_aichatfree._protocol import PreparedRequest, is_page_media_type
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree.errors import (
     AIChatFreeError,
-    APIConnectionError,
-    APITimeoutError,
-    InvalidRequestError,
     RateLimitError,
-    StreamInterruptedError,
+    body_cut_error,
+    closed_error,
+    connection_error,
     make_content_type_error,
     make_status_error,
+    redirect_error,
+    timeout_error,
+    too_many_redirects_error,
 )
 
 logger = logging.getLogger("langchain_aichatfree")
@@ -113,12 +115,27 @@ class _Entry:
     session: aiohttp.ClientSession
     keeper: AsyncGenerator[None, None]
     """Suspended in the loop's care; closing it closes the session."""
+    reading: set[aiohttp.StreamReader]
+    """The bodies calls are reading from the session right now."""
 
 
-async def _keep(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+class _SessionClosed(aiohttp.ClientConnectionError):
+    """Set on a body being read when its session is closed under it."""
+
+
+async def _keep(
+    session: aiohttp.ClientSession, reading: set[aiohttp.StreamReader]
+) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
+        # aiohttp's connector drops a closed connection's body stream without
+        # ending it: a read waiting on it would wait for `chunk_timeout` (or
+        # forever), and a read started later raises a bare RuntimeError. End
+        # each body being read first, so its call stops at once and can say why.
+        for stream in list(reading):
+            stream.set_exception(_SessionClosed("the session was closed"))
+        reading.clear()
         await session.close()
 
 
@@ -162,11 +179,30 @@ class SessionPool:
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ssl=verify_ssl),
             auto_decompress=True,
         )
-        entry = _Entry(session, _keep(session))
+        reading: set[aiohttp.StreamReader] = set()
+        entry = _Entry(session, _keep(session, reading), reading)
         with self._lock:
             self._sessions[loop] = entry
         await entry.keeper.__anext__()  # started: now the loop will close it
         return session
+
+    def reading(self, session: aiohttp.ClientSession) -> set[aiohttp.StreamReader]:
+        """Where a call registers the body it reads from a pooled `session`.
+
+        Closing the session ends every body registered here with an error, so
+        a call reading one stops at once (see `_keep`).
+
+        Args:
+            session: A session this pool returned on the running loop.
+
+        Returns:
+            The set to add the body to while reading it (a throwaway set if the
+            session is no longer the pool's, e.g. already closed).
+        """
+        entry = self._sessions.get(asyncio.get_running_loop())
+        if entry is None or entry.session is not session:
+            return set()
+        return entry.reading
 
     def _take(
         self, which: Callable[[asyncio.AbstractEventLoop], bool]
@@ -216,6 +252,7 @@ class CallOptions:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     follow_redirects: bool = False
     verify_ssl: bool = True
+    dialect: str | None = None
 
 
 def retry_delay(attempt: int, error: AIChatFreeError) -> float | None:
@@ -294,12 +331,15 @@ class AnswerCall:
     ) -> AsyncIterator[str]:
         options = self.options
         session, owned = await self._session()
+        reading = set() if owned else self.pool.reading(session)
         try:
             for attempt in range(options.max_retries + 1):
                 delivered = False
                 show = reader() if reader is not None else None
                 try:
-                    async for piece in self._attempt(session, buffered=buffered):
+                    async for piece in self._attempt(
+                        session, reading, buffered=buffered
+                    ):
                         shown = show(piece) if show is not None else piece
                         if shown:
                             delivered = True
@@ -336,7 +376,11 @@ class AnswerCall:
         return await self.pool.session(verify_ssl=self.options.verify_ssl), False
 
     async def _attempt(
-        self, session: aiohttp.ClientSession, *, buffered: bool
+        self,
+        session: aiohttp.ClientSession,
+        reading: set[aiohttp.StreamReader],
+        *,
+        buffered: bool,
     ) -> AsyncIterator[str]:
         options = self.options
         state = self.state = AnswerState(
@@ -344,6 +388,8 @@ class AnswerCall:
             max_tokens=options.max_tokens,
             max_bytes=options.max_response_bytes,
         )
+        if session.closed:  # closed while this call waited to retry
+            raise closed_error(0, "")
         self.attempts += 1
         timeout = aiohttp.ClientTimeout(
             total=options.timeout,
@@ -355,10 +401,15 @@ class AnswerCall:
         complete = False
         try:
             response = await self._post(session, timeout)
+            reading.add(response.content)
+            if session.closed:
+                raise _SessionClosed("the session was closed")
             content_type = response.headers.get("Content-Type")
-            if content_type and response.content_type != "text/plain":
-                start = await response.content.read(_MAX_ERROR_BODY)
-                raise make_content_type_error(content_type, start)
+            if content_type and is_page_media_type(response.content_type):
+                page = await _read_bounded(response.content, _MAX_ERROR_BODY)
+                raise make_content_type_error(
+                    content_type, page, redact_secrets=(_password(options),)
+                )
             read = response.content.readany
             # Without a connection the whole body is in already: nothing to time.
             if options.chunk_timeout is not None and response.connection is not None:
@@ -377,26 +428,32 @@ class AnswerCall:
             if piece and not buffered:
                 yield piece
         except (TimeoutError, asyncio.TimeoutError) as e:  # total and chunk timeouts
-            raise APITimeoutError(
-                _timeout_message(options, state), partial_text=state.partial_text()
+            if session.closed:
+                raise closed_error(state.received_bytes, state.partial_text()) from e
+            raise timeout_error(
+                options.url,
+                state.received_bytes,
+                options.timeout,
+                options.chunk_timeout,
+                state.partial_text(),
             ) from e
-        except aiohttp.ClientPayloadError as e:
-            raise StreamInterruptedError(
-                f"The answer's body was cut off after {state.received_bytes} bytes "
-                f"({e}); the partial answer is in `partial_text`.",
-                status_code=200,
-                partial_text=state.partial_text(),
-            ) from e
-        except (aiohttp.ClientError, OSError) as e:
-            if state.received_bytes:
-                raise StreamInterruptedError(
-                    f"The connection broke after {state.received_bytes} bytes of the "
-                    f"answer ({e!r}).",
-                    status_code=200,
-                    partial_text=state.partial_text(),
+        except (aiohttp.ClientError, OSError, RuntimeError) as e:
+            # aiohttp raises RuntimeError for a read on a connection it closed.
+            if isinstance(e, _SessionClosed) or session.closed:
+                raise closed_error(state.received_bytes, state.partial_text()) from e
+            if isinstance(e, RuntimeError):
+                raise
+            if isinstance(e, aiohttp.ClientPayloadError) or state.received_bytes:
+                raise body_cut_error(
+                    state.received_bytes,
+                    e,
+                    state.partial_text(),
+                    payload=isinstance(e, aiohttp.ClientPayloadError),
                 ) from e
-            raise APIConnectionError(f"Could not reach {options.url}: {e}") from e
+            raise connection_error(options.url, e) from e
         finally:
+            if response is not None:
+                reading.discard(response.content)
             if silence is not None:
                 silence.stop()
             if response is not None:
@@ -451,15 +508,23 @@ class AnswerCall:
                     if options.follow_redirects and _same_origin(url, target):
                         url = target
                         continue
-                    raise _redirect_error(response.status, target, options)
-                raw = await response.content.read(_MAX_ERROR_BODY)
+                    raise redirect_error(
+                        response.status,
+                        target,
+                        same_site=_same_origin(options.url, target),
+                        redact_secrets=(_password(options),),
+                    )
+                raw = await _read_bounded(response.content, _MAX_ERROR_BODY)
                 raise make_status_error(
-                    response.status, raw, response.headers.get("Retry-After")
+                    response.status,
+                    raw,
+                    response.headers.get("Retry-After"),
+                    dialect=options.dialect,
+                    redact_secrets=(_password(options),),
                 )
             finally:
                 response.close()
-        msg = f"More than {MAX_REDIRECTS} redirects from {options.url}."
-        raise InvalidRequestError(msg, status_code=300)
+        raise too_many_redirects_error(options.url, MAX_REDIRECTS)
 
 
 class _Silence:
@@ -525,24 +590,40 @@ _MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body read (bodies are small; a hostile one is not read whole)."""
 
 
+async def _read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The whole body, or its first `limit` bytes: never just the first read.
+
+    `StreamReader.read(n)` returns whatever is buffered, which behind a proxy
+    that splits writes may be one byte of an error's JSON; a body is only
+    classified once it is all in (or the bound is reached).
+
+    Args:
+        stream: The response's body.
+        limit: Most bytes read.
+
+    Returns:
+        The bytes read.
+    """
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        data = await stream.read(limit - size)
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    return b"".join(parts)
+
+
+def _password(options: CallOptions) -> str | None:
+    """The password to keep out of any server text shown in an error."""
+    password = options.password
+    return password.get_secret_value() if password is not None else None
+
+
 def _same_origin(a: str, b: str) -> bool:
     ua, ub = urlsplit(a), urlsplit(b)
     return (ua.scheme, ua.hostname, ua.port) == (ub.scheme, ub.hostname, ub.port)
-
-
-def _redirect_error(status: int, target: str, options: CallOptions) -> AIChatFreeError:
-    same = _same_origin(options.url, target)
-    advice = (
-        "Set follow_redirects=True to follow redirects on the same site, or set "
-        "`base_url` to the final address."
-        if same
-        else "It points to another site and is never followed (the request carries "
-        "the site password). Set `base_url` to the final address if you trust it."
-    )
-    return InvalidRequestError(
-        f"The deployment redirected the request (HTTP {status}) to {target}. {advice}",
-        status_code=status,
-    )
 
 
 def _warn_replaced(options: CallOptions) -> None:
@@ -552,14 +633,3 @@ def _warn_replaced(options: CallOptions) -> None:
     )
     logger.warning(message)
     warnings.warn(message, UnicodeWarning, stacklevel=2)
-
-
-def _timeout_message(options: CallOptions, state: AnswerState) -> str:
-    if state.received_bytes:
-        where = f"after {state.received_bytes} bytes of the answer"
-    else:
-        where = "before the first byte of the answer"
-    return (
-        f"The request to {options.url} timed out {where} (timeout="
-        f"{options.timeout}, chunk_timeout={options.chunk_timeout})."
-    )

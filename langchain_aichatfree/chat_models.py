@@ -523,6 +523,7 @@ class ChatAIChatFree(BaseChatModel):
             max_response_bytes=self.max_response_bytes,
             follow_redirects=self.follow_redirects,
             verify_ssl=self.verify_ssl,
+            dialect=self.dialect,
         )
         return request, options, call["model"], tools
 
