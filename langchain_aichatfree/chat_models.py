@@ -45,6 +45,7 @@ from langchain_aichatfree._constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
+    DEFAULT_MODELS,
     ENV_BASE_URL,
     ENV_PASSWORD,
     ENV_SECRET,
@@ -260,7 +261,8 @@ class ChatAIChatFree(BaseChatModel):
 
     model: ModelName = Field(default=DEFAULT_MODEL, alias="model_name")
     """Model name reported in metadata and tracing; the deployment chooses the
-    real model."""
+    real model. By default the web app's own default for the `dialect`:
+    `gemini-1.5-pro`, or `gpt-3.5-turbo` for chatgpt-demo."""
 
     base_url: BaseURL = Field(
         default_factory=from_env(ENV_BASE_URL, default=DEFAULT_BASE_URL),
@@ -371,6 +373,12 @@ class ChatAIChatFree(BaseChatModel):
                 )
                 raise TypeError(msg)
         return data
+
+    @model_validator(mode="after")
+    def _default_model_for_dialect(self) -> Self:
+        if "model" not in self.model_fields_set:
+            self.model = DEFAULT_MODELS[self.dialect]
+        return self
 
     # -- LangChain plumbing -------------------------------------------------
 

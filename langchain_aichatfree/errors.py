@@ -304,11 +304,26 @@ class ClientClosedError(APIConnectionError):
 # -- reading what a server sent ------------------------------------------------
 
 
+def _echoed_forms(secret: str) -> set[str]:
+    """The ways a body that echoes the request may spell `secret`."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    layer = {secret}
+    for _ in range(3):  # the JSON request, quoted in a JSON error, quoted again
+        layer = {
+            json.dumps(form, ensure_ascii=ascii_only)[1:-1]
+            for form in layer
+            for ascii_only in (True, False)
+        }
+        forms |= layer
+    return forms
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every secret in a server's text, in each form a body may echo it.
 
     A proxy or server that echoes the request may return the password as it is
-    in the JSON body (escaped), or URL-encoded; each form is replaced.
+    in the JSON body (escaped, perhaps inside another JSON string), or
+    URL-encoded; each form is replaced.
 
     Args:
         text: What the server sent.
@@ -320,23 +335,25 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     for secret in secrets:
         if not secret:
             continue
-        forms = {
-            secret,
-            json.dumps(secret, ensure_ascii=False)[1:-1],
-            json.dumps(secret)[1:-1],
-            quote(secret, safe=""),
-            quote_plus(secret, safe=""),
-        }
-        for form in sorted(forms, key=len, reverse=True):
-            if form:
-                text = text.replace(form, REDACTED)
+        for form in sorted(_echoed_forms(secret), key=len, reverse=True):
+            text = text.replace(form, REDACTED)
     return text
 
 
-def _server_text(body: bytes | str, secrets: Iterable[str | None]) -> str:
-    """A body as text to show: decoded, the secrets redacted, then bounded."""
+def _read_body(
+    body: bytes | str, secrets: Iterable[str | None]
+) -> tuple[str, str | None]:
+    """A body as text to show (bounded) and its server message, secrets redacted.
+
+    The message is parsed from the whole body before anything is cut, and each
+    is redacted on its own: JSON escaping spells a secret differently in each.
+    """
+    secrets = tuple(secrets)
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    return redact(text, secrets)[:_MAX_BODY_IN_ERROR]
+    message = _error_message(text)
+    if message is not None:
+        message = redact(message, secrets)
+    return redact(text, secrets)[:_MAX_BODY_IN_ERROR], message
 
 
 def _error_message(body: str) -> str | None:
@@ -425,9 +442,7 @@ def make_status_error(
     Returns:
         The error to raise, carrying the server's own message.
     """
-    secrets = tuple(redact_secrets)
-    text = _server_text(body, secrets)
-    server_message = _error_message(text)
+    text, server_message = _read_body(body, redact_secrets)
     shown = server_message or (text.strip() or "empty body")
     where = f"(HTTP {status})"
     common: dict[str, Any] = {
@@ -534,8 +549,7 @@ def make_content_type_error(
     Returns:
         An `UnexpectedResponseError` (not retryable).
     """
-    text = _server_text(body, tuple(redact_secrets))
-    server_message = _error_message(text)
+    text, server_message = _read_body(body, redact_secrets)
     shown = f": {server_message}" if server_message else ""
     return UnexpectedResponseError(
         f"The deployment answered 200 with {content_type!r} instead of plain text"

@@ -32,8 +32,8 @@ from langchain_aichatfree import (
     ResponseTooLargeError,
     StreamInterruptedError,
     UnexpectedResponseError,
+    errors,
 )
-from langchain_aichatfree import errors
 from langchain_aichatfree.errors import (
     SETTING_NAMES,
     Advice,
@@ -382,9 +382,7 @@ def test_advice_is_worded_once_with_the_caller_s_names() -> None:
         library = advice_text(advice)
         assert library == advice_text(advice, SETTING_NAMES)
         for key, name in cli.items():
-            assert (name in advice_text(advice, cli)) is (
-                SETTING_NAMES[key] in library
-            )
+            assert (name in advice_text(advice, cli)) is (SETTING_NAMES[key] in library)
     assert advice_text(None) == ""
 
 
