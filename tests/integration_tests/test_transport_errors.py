@@ -27,6 +27,7 @@ from langchain_aichatfree import (
     DeploymentError,
     InvalidRequestError,
     RateLimitError,
+    StreamInterruptedError,
     UnexpectedResponseError,
 )
 from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Reply
@@ -183,7 +184,7 @@ def typed_app(content_type: str | None) -> web.Application:
 @pytest.mark.parametrize(
     ("content_type", "answered"),
     [
-        (None, True),
+        (None, True),  # aiohttp then sends its default, application/octet-stream
         ("application/octet-stream", True),
         ("text/plain; charset=utf-8", True),
         ("text/html; charset=utf-8", False),
@@ -346,3 +347,20 @@ def test_model_name_defaults_per_dialect(dialect: str, name: str) -> None:
     assert model.model == name
     assert model._get_ls_params()["ls_model_name"] == name
     assert ChatAIChatFree(dialect=dialect, model="mine").model == "mine"
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_invoke_retries_a_broken_answer_unless_tokens_reached_callbacks(
+    server: LocalServer, streaming: bool
+) -> None:
+    """What README's "Never after text was shown" says of `invoke`."""
+    server.script(Reply(chunks=["part", "ial"], fail_after=1), "whole")
+    async with model_for(server.url, streaming=streaming) as model:
+        if streaming:
+            with pytest.raises(StreamInterruptedError) as info:
+                await model.ainvoke("hi")
+            assert info.value.partial_text == "part"
+            assert len(server.requests) == 1
+        else:
+            assert (await model.ainvoke("hi")).text == "whole"
+            assert len(server.requests) == 2
