@@ -28,11 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from langchain_aichatfree._constants import CHARS_PER_TOKEN, SERVER_SENTINEL
-from langchain_aichatfree.errors import (
-    AIChatFreeError,
-    server_failure_error,
-    too_large_error,
-)
+from langchain_aichatfree.errors import AIChatFreeError, Failure, failure_error
 
 FinishReason = Literal["stop", "length", "empty"]
 """Why an answer ended early or is empty.
@@ -291,7 +287,7 @@ class AnswerState:
             shown = self._show(answer)  # held-back answer text may reach max_tokens
             if self.finish_reason == "length":
                 return shown
-            raise server_failure_error(self.text)
+            raise failure_error(Failure.SERVER_SENTINEL, partial_text=self.text)
         if self.max_bytes is not None and self.received_bytes > self.max_bytes:
             raise self._too_large(self.text + tail)
         if not self.received_bytes:
@@ -309,8 +305,10 @@ class AnswerState:
 
     def _too_large(self, received: str) -> AIChatFreeError:
         limit = self.max_bytes or 0
-        return too_large_error(
-            limit, received.encode()[:limit].decode("utf-8", "ignore")
+        return failure_error(
+            Failure.TOO_LARGE,
+            limit=limit,
+            partial_text=received.encode()[:limit].decode("utf-8", "ignore"),
         )
 
     def _show(self, text: str) -> str:

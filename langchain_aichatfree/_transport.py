@@ -46,15 +46,12 @@ from langchain_aichatfree._protocol import PreparedRequest, is_page_media_type
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree.errors import (
     AIChatFreeError,
+    Failure,
     RateLimitError,
-    body_cut_error,
-    closed_error,
-    connection_error,
+    failure_error,
     make_content_type_error,
     make_status_error,
     redirect_error,
-    timeout_error,
-    too_many_redirects_error,
 )
 
 logger = logging.getLogger("langchain_aichatfree")
@@ -389,7 +386,7 @@ class AnswerCall:
             max_bytes=options.max_response_bytes,
         )
         if session.closed:  # closed while this call waited to retry
-            raise closed_error(0, "")
+            raise failure_error(Failure.CLOSED)
         self.attempts += 1
         timeout = aiohttp.ClientTimeout(
             total=options.timeout,
@@ -428,29 +425,34 @@ class AnswerCall:
             if piece and not buffered:
                 yield piece
         except (TimeoutError, asyncio.TimeoutError) as e:  # total and chunk timeouts
-            if session.closed:
-                raise closed_error(state.received_bytes, state.partial_text()) from e
-            raise timeout_error(
-                options.url,
-                state.received_bytes,
-                options.timeout,
-                options.chunk_timeout,
-                state.partial_text(),
+            failure = Failure.CLOSED if session.closed else Failure.TIMED_OUT
+            raise failure_error(
+                failure,
+                received=state.received_bytes,
+                partial_text=state.partial_text(),
+                url=options.url,
+                timeout=options.timeout,
+                chunk_timeout=options.chunk_timeout,
             ) from e
         except (aiohttp.ClientError, OSError, RuntimeError) as e:
             # aiohttp raises RuntimeError for a read on a connection it closed.
             if isinstance(e, _SessionClosed) or session.closed:
-                raise closed_error(state.received_bytes, state.partial_text()) from e
-            if isinstance(e, RuntimeError):
+                failure = Failure.CLOSED
+            elif isinstance(e, RuntimeError):
                 raise
-            if isinstance(e, aiohttp.ClientPayloadError) or state.received_bytes:
-                raise body_cut_error(
-                    state.received_bytes,
-                    e,
-                    state.partial_text(),
-                    payload=isinstance(e, aiohttp.ClientPayloadError),
-                ) from e
-            raise connection_error(options.url, e) from e
+            elif isinstance(e, aiohttp.ClientPayloadError):
+                failure = Failure.BODY_CUT
+            elif state.received_bytes:
+                failure = Failure.CONNECTION_BROKE
+            else:
+                failure = Failure.UNREACHABLE
+            raise failure_error(
+                failure,
+                received=state.received_bytes,
+                partial_text=state.partial_text(),
+                url=options.url,
+                cause=e,
+            ) from e
         finally:
             if response is not None:
                 reading.discard(response.content)
@@ -524,7 +526,9 @@ class AnswerCall:
                 )
             finally:
                 response.close()
-        raise too_many_redirects_error(options.url, MAX_REDIRECTS)
+        raise failure_error(
+            Failure.TOO_MANY_REDIRECTS, url=options.url, limit=MAX_REDIRECTS
+        )
 
 
 class _Silence:

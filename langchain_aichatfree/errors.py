@@ -25,8 +25,8 @@ never changed on one instance::
 catch them.
 
 `make_status_error` is the one function that maps a response (status, body) to
-an error; the transport builds its other errors (timeouts, cut bodies,
-redirects) with the small `*_error` functions below, so every message is worded
+an error; the failures met on the way (timeouts, cut bodies, a close) are rows
+of one table, `_FAILURES`, built by `failure_error`: every message is worded
 here. Any text a server sent is shown with the site password redacted
 (`redact`): a server or proxy that echoes the request body would otherwise put
 it into an error message.
@@ -76,6 +76,7 @@ __all__ = [
     "AuthenticationError",
     "ClientClosedError",
     "DeploymentError",
+    "Failure",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -84,17 +85,11 @@ __all__ = [
     "StreamInterruptedError",
     "UnexpectedResponseError",
     "advice_text",
-    "body_cut_error",
-    "closed_error",
-    "connection_error",
+    "failure_error",
     "make_content_type_error",
     "make_status_error",
     "redact",
     "redirect_error",
-    "server_failure_error",
-    "timeout_error",
-    "too_large_error",
-    "too_many_redirects_error",
 ]
 
 _MAX_BODY_IN_ERROR = 2000
@@ -564,129 +559,92 @@ def make_content_type_error(
 # -- errors the transport meets on the way ---------------------------------------
 
 
-def server_failure_error(partial_text: str) -> StreamInterruptedError:
-    """The server wrote its failure sentinel at the end of an answer.
+class Failure(enum.Enum):
+    """What went wrong on the way to an answer (the rows of `_FAILURES`)."""
+
+    UNREACHABLE = enum.auto()
+    TIMED_OUT = enum.auto()
+    BODY_CUT = enum.auto()
+    CONNECTION_BROKE = enum.auto()
+    SERVER_SENTINEL = enum.auto()
+    TOO_LARGE = enum.auto()
+    CLOSED = enum.auto()
+    TOO_MANY_REDIRECTS = enum.auto()
+
+
+_PARTIAL: Final = "; the partial answer is in `partial_text`."
+
+_FAILURES: Final[Mapping[Failure, tuple[type[AIChatFreeError], int | None, str]]] = {
+    Failure.UNREACHABLE: (APIConnectionError, None, "Could not reach {url}: {cause}"),
+    Failure.TIMED_OUT: (
+        APITimeoutError,
+        None,
+        "The request to {url} timed out {where} (timeout={timeout}, "
+        "chunk_timeout={chunk_timeout}).",
+    ),
+    Failure.BODY_CUT: (
+        StreamInterruptedError,
+        200,
+        "The answer's body was cut off after {received} bytes ({cause})" + _PARTIAL,
+    ),
+    Failure.CONNECTION_BROKE: (
+        StreamInterruptedError,
+        200,
+        "The connection broke after {received} bytes of the answer ({cause!r})"
+        + _PARTIAL,
+    ),
+    Failure.SERVER_SENTINEL: (
+        StreamInterruptedError,
+        200,
+        "The server reported a failure in the middle of the answer "
+        f"({SERVER_SENTINEL!r}) after {{characters}} characters" + _PARTIAL,
+    ),
+    Failure.TOO_LARGE: (
+        ResponseTooLargeError,
+        200,
+        "The answer exceeded max_response_bytes={limit} bytes; the connection was "
+        "closed. Raise max_response_bytes if the answer is legitimately this long.",
+    ),
+    Failure.CLOSED: (
+        ClientClosedError,
+        None,
+        "The model was closed (close() or aclose()) while this call was under "
+        "way, {where}; its connection was closed.",
+    ),
+    Failure.TOO_MANY_REDIRECTS: (
+        InvalidRequestError,
+        300,
+        "More than {limit} redirects from {url}.",
+    ),
+}
+"""Each failure's class, status (200 once an answer had begun) and message."""
+
+
+def failure_error(
+    failure: Failure, *, received: int = 0, partial_text: str = "", **details: object
+) -> AIChatFreeError:
+    """The error for a failure met on the way to an answer (`_FAILURES`).
 
     Args:
-        partial_text: The answer received before the sentinel.
+        failure: What went wrong.
+        received: Body bytes received before it.
+        partial_text: The answer received before it.
+        **details: The row's other fields: ``url``, ``cause``, ``timeout``,
+            ``chunk_timeout``, ``limit``.
 
     Returns:
         The error, with `partial_text` set.
     """
-    return StreamInterruptedError(
-        "The server reported a failure in the middle of the answer "
-        f"({SERVER_SENTINEL!r}) after {len(partial_text)} characters; the partial "
-        "answer is in `partial_text`.",
-        status_code=200,
-        partial_text=partial_text,
-    )
-
-
-def body_cut_error(
-    received: int, cause: BaseException, partial_text: str, *, payload: bool
-) -> StreamInterruptedError:
-    """The answer's body ended early.
-
-    Args:
-        received: Body bytes received.
-        cause: What aiohttp raised.
-        partial_text: The answer received so far.
-        payload: Whether the body itself was broken (an incomplete chunked
-            body) rather than the connection (a reset).
-
-    Returns:
-        The error.
-    """
-    what = (
-        f"The answer's body was cut off after {received} bytes ({cause})"
-        if payload
-        else f"The connection broke after {received} bytes of the answer ({cause!r})"
-    )
-    return StreamInterruptedError(
-        f"{what}; the partial answer is in `partial_text`.",
-        status_code=200,
-        partial_text=partial_text,
-    )
-
-
-def connection_error(url: str, cause: BaseException) -> APIConnectionError:
-    """The deployment could not be reached.
-
-    Args:
-        url: The endpoint.
-        cause: What aiohttp or the OS raised.
-
-    Returns:
-        The error.
-    """
-    return APIConnectionError(f"Could not reach {url}: {cause}")
-
-
-def timeout_error(
-    url: str,
-    received: int,
-    timeout: float | None,
-    chunk_timeout: float | None,
-    partial_text: str,
-) -> APITimeoutError:
-    """An attempt ran out of `timeout`, or the server was silent for `chunk_timeout`.
-
-    Args:
-        url: The endpoint.
-        received: Body bytes received before the timeout.
-        timeout: The attempt's `timeout`.
-        chunk_timeout: The attempt's `chunk_timeout`.
-        partial_text: The answer received so far.
-
-    Returns:
-        The error.
-    """
+    cls, status, template = _FAILURES[failure]
     where = (
         f"after {received} bytes of the answer"
         if received
         else "before the first byte of the answer"
     )
-    return APITimeoutError(
-        f"The request to {url} timed out {where} (timeout={timeout}, "
-        f"chunk_timeout={chunk_timeout}).",
-        partial_text=partial_text,
+    message = template.format(
+        where=where, received=received, characters=len(partial_text), **details
     )
-
-
-def closed_error(received: int, partial_text: str) -> ClientClosedError:
-    """The model was closed while the call was under way.
-
-    Args:
-        received: Body bytes received before the close.
-        partial_text: The answer received so far.
-
-    Returns:
-        The error.
-    """
-    where = f"after {received} bytes of the answer" if received else "before any answer"
-    return ClientClosedError(
-        f"The model was closed (close() or aclose()) while this call was under "
-        f"way, {where}; its connection was closed.",
-        partial_text=partial_text,
-    )
-
-
-def too_large_error(limit: int, partial_text: str) -> ResponseTooLargeError:
-    """The answer exceeded `max_response_bytes`.
-
-    Args:
-        limit: `max_response_bytes`.
-        partial_text: The answer received up to the limit.
-
-    Returns:
-        The error (not retryable).
-    """
-    return ResponseTooLargeError(
-        f"The answer exceeded max_response_bytes={limit} bytes; the connection was "
-        "closed. Raise max_response_bytes if the answer is legitimately this long.",
-        status_code=200,
-        partial_text=partial_text,
-    )
+    return cls(message, status_code=status, partial_text=partial_text)
 
 
 def redirect_error(
@@ -719,19 +677,4 @@ def redirect_error(
     return InvalidRequestError(
         f"The deployment redirected the request (HTTP {status}) to {shown}. {advice}",
         status_code=status,
-    )
-
-
-def too_many_redirects_error(url: str, limit: int) -> InvalidRequestError:
-    """Same-site redirects went on for more than `limit` hops.
-
-    Args:
-        url: The endpoint first asked.
-        limit: The most redirects followed.
-
-    Returns:
-        The error.
-    """
-    return InvalidRequestError(
-        f"More than {limit} redirects from {url}.", status_code=300
     )

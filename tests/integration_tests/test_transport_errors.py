@@ -261,7 +261,7 @@ async def test_aclose_during_a_retry_wait_is_a_closed_error(
     await model.aclose()
     with pytest.raises(ClientClosedError) as info:
         await task  # before the fix: RuntimeError("Session is closed")
-    assert "before any answer" in info.value.message
+    assert "before the first byte" in info.value.message
     assert len(server.requests) == 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from langchain_core.exceptions import (
@@ -254,12 +255,18 @@ def test_retryability_is_the_class_s_never_one_instance_s() -> None:
     for status, body, *_ in ROWS:
         error = make_status_error(status, body)
         assert "is_retryable" not in vars(error), (status, body)
+    details: dict[str, Any] = {
+        "url": "u",
+        "cause": OSError("x"),
+        "limit": 1,
+        "timeout": None,
+    }
     built = [
         make_content_type_error("text/html", b"<html>"),
-        errors.too_large_error(10, "x"),
-        errors.closed_error(3, "abc"),
-        errors.server_failure_error("abc"),
-        errors.timeout_error("u", 0, None, 1.0, ""),
+        *(
+            errors.failure_error(failure, chunk_timeout=1.0, **details)
+            for failure in errors.Failure
+        ),
     ]
     for error in built:
         assert "is_retryable" not in vars(error), error
@@ -428,3 +435,25 @@ def test_a_page_s_body_is_redacted_too() -> None:
     )
     assert type(error) is UnexpectedResponseError
     assert PASSWORD not in (error.body or "")
+
+
+@pytest.mark.parametrize("failure", list(errors.Failure))
+def test_every_failure_has_its_row(failure: errors.Failure) -> None:
+    error = errors.failure_error(
+        failure,
+        received=5,
+        partial_text="abc",
+        url="http://x/api/generate",
+        cause=OSError("reset"),
+        limit=3,
+        timeout=None,
+        chunk_timeout=2.0,
+    )
+    assert error.partial_text == "abc"
+    assert "{" not in error.message
+    expected = {
+        errors.Failure.TOO_LARGE: False,
+        errors.Failure.CLOSED: False,
+        errors.Failure.TOO_MANY_REDIRECTS: False,
+    }.get(failure, True)
+    assert error.is_retryable is expected
