@@ -397,8 +397,7 @@ class AnswerCall:
         response: aiohttp.ClientResponse | None = None
         complete = False
         try:
-            response = await self._post(session, timeout)
-            reading.add(response.content)
+            response = await self._post(session, timeout, reading)
             if session.closed:
                 raise _SessionClosed("the session was closed")
             content_type = response.headers.get("Content-Type")
@@ -482,6 +481,7 @@ class AnswerCall:
         self,
         session: aiohttp.ClientSession,
         timeout: aiohttp.ClientTimeout,
+        reading: set[aiohttp.StreamReader],
     ) -> aiohttp.ClientResponse:
         """Send the request; return a 200 response or raise the mapped error.
 
@@ -501,6 +501,7 @@ class AnswerCall:
                 timeout=timeout,
                 allow_redirects=False,
             )
+            reading.add(response.content)  # a close() ends its body at once
             if response.status == 200:
                 return response
             try:
@@ -525,6 +526,7 @@ class AnswerCall:
                     redact_secrets=(_password(options),),
                 )
             finally:
+                reading.discard(response.content)
                 response.close()
         raise failure_error(
             Failure.TOO_MANY_REDIRECTS, url=options.url, limit=MAX_REDIRECTS
