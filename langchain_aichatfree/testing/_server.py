@@ -647,7 +647,7 @@ class LocalServer:
                 self._update(record, outcome="cut")
                 if connection.transport is not None:
                     connection.transport.abort()
-                return response or web.Response()
+                return response if response is not None else web.Response()
             if _due(reply.fail_after, written, total):
                 return await self._end(request, record, response, SENTINEL, "sentinel")
             if _due(reply.stall_after, written, total):
@@ -695,7 +695,7 @@ class LocalServer:
         except ConnectionError:
             self.disconnects += 1
             self._update(record, outcome="client_disconnected")
-        return response or web.Response()
+        return response if response is not None else web.Response()
 
     def _give_up(self, record: RecordedRequest) -> web.StreamResponse:
         """The upstream stayed silent before its first token: a 500."""
@@ -720,7 +720,7 @@ class LocalServer:
             self._update(record, outcome="client_disconnected")
         # aiohttp finishes the returned response; on a closed transport that
         # fails quietly (it treats it as a premature client disconnection).
-        return response or web.Response()
+        return response if response is not None else web.Response()
 
 
 def _reason(status: int) -> str:
