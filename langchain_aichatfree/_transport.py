@@ -131,7 +131,10 @@ async def _keep(
         # forever), and a read started later raises a bare RuntimeError. End
         # each body being read first, so its call stops at once and can say why.
         for stream in list(reading):
-            stream.set_exception(_SessionClosed("the session was closed"))
+            # On a closed loop (a pool closed after it) a waiting read's future
+            # cannot be woken: that read will never run again anyway.
+            with contextlib.suppress(RuntimeError):
+                stream.set_exception(_SessionClosed("the session was closed"))
         reading.clear()
         await session.close()
 
