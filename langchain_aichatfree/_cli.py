@@ -80,6 +80,7 @@ from langchain_aichatfree.errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    ClientClosedError,
     DeploymentError,
     RateLimitError,
     StreamInterruptedError,
@@ -213,7 +214,10 @@ def _server_said(error: AIChatFreeError, limit: int | None) -> str:
     cut unless `limit` is `None`.
     """
     if error.server_message is None:
-        return _one_line(error.message, limit=limit)
+        # The message ends with the advice in the library's words; the caller
+        # adds it in the command line's.
+        own = error.message.removesuffix(advice_text(error.advice)).rstrip()
+        return _one_line(own, limit=limit)
     text = _GEMINI_PREFIX.sub("", error.server_message)
     text = _one_line(text, limit=None if limit is None else _SERVER_TEXT_LIMIT)
     return f"{text} (HTTP {error.status_code})"
@@ -257,6 +261,8 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
                 f"timed out: {_one_line(error.message, limit=limit)} Try again "
                 "later, or with a longer --timeout if you gave one."
             )
+        if isinstance(error, ClientClosedError):
+            return f"stopped: {_one_line(error.message, limit=limit)}"
         if code is ExitCode.NETWORK:
             cause = error.__cause__
             what = _one_line(str(cause) if cause else error.message, limit=limit)

@@ -55,6 +55,7 @@ from langchain_aichatfree._cli import (
     exit_code_for,
     main,
 )
+from langchain_aichatfree.errors import make_status_error
 from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Reply
 
 pytestmark = pytest.mark.skipif(
@@ -337,6 +338,21 @@ def test_an_empty_answer_is_said_on_stderr(run_main: Callable[..., Result]) -> N
     assert "answered with no text" in result.stderr
     result = run_main("--json", "empty please")
     assert json.loads(result.stdout)["response_metadata"]["finish_reason"] == "empty"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "flag"),
+    [
+        (404, b"", "--base-url"),
+        (401, b"", "--ask-password"),
+    ],
+)
+def test_advice_is_given_once_in_the_command_line_s_words(
+    status: int, body: bytes, flag: str
+) -> None:
+    line = _cli.describe(make_status_error(status, body, dialect="gemini"))
+    assert flag in line
+    assert "`" not in line  # not the library's `base_url` / `password` as well
 
 
 def test_a_chatgpt_demo_site_under_the_default_dialect_hears_of_dialect(
