@@ -457,3 +457,17 @@ def test_every_failure_has_its_row(failure: errors.Failure) -> None:
         errors.Failure.TOO_MANY_REDIRECTS: False,
     }.get(failure, True)
     assert error.is_retryable is expected
+
+
+def test_every_error_class_is_importable_from_the_package() -> None:
+    import langchain_aichatfree
+
+    classes = {
+        name
+        for name in errors.__all__
+        if isinstance(getattr(errors, name), type)
+        and issubclass(getattr(errors, name), AIChatFreeError)
+    }
+    assert classes <= set(langchain_aichatfree.__all__)
+    for name in classes:
+        assert getattr(langchain_aichatfree, name) is getattr(errors, name)
