@@ -238,17 +238,23 @@ async def test_aclose_from_another_task_while_a_read_waits(
 ) -> None:
     server.script(Reply(chunks=["first", "second"], chunk_delay=30))
     model = model_for(server.url)
+    first = asyncio.Event()
 
     async def consume() -> list[str]:
-        return [chunk.text async for chunk in model.astream("hi")]
+        pieces = []
+        async for chunk in model.astream("hi"):
+            pieces.append(chunk.text)
+            first.set()
+        return pieces
 
     task = asyncio.create_task(consume())
-    await server.wait_for(lambda: bool(server.requests))
-    await server.wait_for(lambda: server.requests[-1].outcome == "pending")
-    await asyncio.sleep(0.2)  # the first chunk is read; the next read waits
+    await asyncio.wait_for(first.wait(), 10)
+    for _ in range(5):
+        await asyncio.sleep(0)  # the stream is now waiting for its next read
     await model.aclose()
-    with pytest.raises(ClientClosedError):
+    with pytest.raises(ClientClosedError) as info:
         await task  # before the fix: chunk_timeout (30 s), then APITimeoutError
+    assert info.value.partial_text == "first"
 
 
 async def test_aclose_during_a_retry_wait_is_a_closed_error(
