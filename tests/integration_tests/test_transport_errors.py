@@ -237,13 +237,13 @@ async def test_aclose_from_another_task_while_a_read_waits(
     server: LocalServer,
 ) -> None:
     server.script(Reply(chunks=["first", "second"], chunk_delay=30))
-    model = model_for(server.url)
+    model = model_for(server.url, chunk_timeout=None)  # nothing else ends a wait
     first = asyncio.Event()
 
     async def consume() -> list[str]:
         pieces = []
         async for chunk in model.astream("hi"):
-            pieces.append(chunk.text)
+            pieces.append(str(chunk.text))
             first.set()
         return pieces
 
@@ -253,7 +253,7 @@ async def test_aclose_from_another_task_while_a_read_waits(
         await asyncio.sleep(0)  # the stream is now waiting for its next read
     await model.aclose()
     with pytest.raises(ClientClosedError) as info:
-        await task  # before the fix: chunk_timeout (30 s), then APITimeoutError
+        await asyncio.wait_for(task, 60)  # before the fix: waited forever
     assert info.value.partial_text == "first"
 
 
@@ -274,17 +274,28 @@ async def test_aclose_during_a_retry_wait_is_a_closed_error(
 def test_close_from_another_thread_during_a_sync_stream() -> None:
     with LocalServer() as server:
         server.script(Reply(chunks=["first", "second"], chunk_delay=30))
-        model = ChatAIChatFree(base_url=server.url, chunk_timeout=30)
-        pieces = []
-        closer: threading.Thread | None = None
-        with pytest.raises(ClientClosedError):
-            for chunk in model.stream("hi"):
-                pieces.append(chunk.text)
-                closer = threading.Thread(target=model.close)
-                closer.start()
-        assert closer is not None
-        closer.join()
+        # chunk_timeout=None: before the fix the stream then waited forever.
+        model = ChatAIChatFree(base_url=server.url, chunk_timeout=None)
+        pieces: list[str] = []
+        outcome: list[BaseException] = []
+        first = threading.Event()
+
+        def consume() -> None:
+            try:
+                for chunk in model.stream("hi"):
+                    pieces.append(chunk.text)
+                    first.set()
+            except BaseException as e:
+                outcome.append(e)
+
+        consumer = threading.Thread(target=consume, daemon=True)
+        consumer.start()
+        assert first.wait(30)
+        model.close()  # from this thread, while the consumer's read waits
+        consumer.join(60)
+        assert not consumer.is_alive(), "the stream did not end when closed"
         assert pieces == ["first"]
+        assert [type(e) for e in outcome] == [ClientClosedError]
         assert model.invoke("again").text == "Echo: again"
         model.close()
 
