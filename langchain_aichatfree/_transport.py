@@ -407,7 +407,7 @@ class AnswerCall:
             if content_type and is_page_media_type(response.content_type):
                 page = await _read_bounded(response.content, _MAX_ERROR_BODY)
                 raise make_content_type_error(
-                    content_type, page, redact_secrets=(_password(options),)
+                    content_type, page, redact_secrets=(options.password,)
                 )
             read = response.content.readany
             # Without a connection the whole body is in already: nothing to time.
@@ -518,7 +518,7 @@ class AnswerCall:
                         response.status,
                         target,
                         same_site=_same_origin(options.url, target),
-                        redact_secrets=(_password(options),),
+                        redact_secrets=(options.password,),
                     )
                 raw = await _read_bounded(response.content, _MAX_ERROR_BODY)
                 raise make_status_error(
@@ -526,7 +526,7 @@ class AnswerCall:
                     raw,
                     response.headers.get("Retry-After"),
                     dialect=options.dialect,
-                    redact_secrets=(_password(options),),
+                    redact_secrets=(options.password,),
                 )
             finally:
                 reading.discard(response.content)
@@ -622,12 +622,6 @@ async def _read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
         parts.append(data)
         size += len(data)
     return b"".join(parts)
-
-
-def _password(options: CallOptions) -> str | None:
-    """The password to keep out of any server text shown in an error."""
-    password = options.password
-    return password.get_secret_value() if password is not None else None
 
 
 def _same_origin(a: str, b: str) -> bool:

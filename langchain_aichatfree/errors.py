@@ -58,6 +58,7 @@ from langchain_core.exceptions import (
     ModelRateLimitError,
     ModelTimeoutError,
 )
+from pydantic import SecretStr
 
 from langchain_aichatfree._constants import (
     DEFAULT_BASE_URL,
@@ -313,7 +314,7 @@ def _echoed_forms(secret: str) -> set[str]:
     return forms
 
 
-def redact(text: str, secrets: Iterable[str | None]) -> str:
+def redact(text: str, secrets: Iterable[SecretStr | str | None]) -> str:
     """Replace every secret in a server's text, in each form a body may echo it.
 
     A proxy or server that echoes the request may return the password as it is
@@ -327,7 +328,8 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     Returns:
         The text with each secret replaced by ``[password]``.
     """
-    for secret in secrets:
+    for given in secrets:
+        secret = given.get_secret_value() if isinstance(given, SecretStr) else given
         if not secret:
             continue
         for form in sorted(_echoed_forms(secret), key=len, reverse=True):
@@ -336,7 +338,7 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 
 def _read_body(
-    body: bytes | str, secrets: Iterable[str | None]
+    body: bytes | str, secrets: Iterable[SecretStr | str | None]
 ) -> tuple[str, str | None]:
     """A body as text to show (bounded) and its server message, secrets redacted.
 
@@ -417,7 +419,7 @@ def make_status_error(
     retry_after_header: str | None = None,
     *,
     dialect: str | None = None,
-    redact_secrets: Iterable[str | None] = (),
+    redact_secrets: Iterable[SecretStr | str | None] = (),
 ) -> AIChatFreeError:
     """Map a non-200 response to the error a caller should see.
 
@@ -532,7 +534,10 @@ def _upstream_error(
 
 
 def make_content_type_error(
-    content_type: str, body: bytes, *, redact_secrets: Iterable[str | None] = ()
+    content_type: str,
+    body: bytes,
+    *,
+    redact_secrets: Iterable[SecretStr | str | None] = (),
 ) -> AIChatFreeError:
     """The error for a 200 answer that is a page (HTML, JSON), not an answer.
 
@@ -652,7 +657,7 @@ def redirect_error(
     target: str,
     *,
     same_site: bool,
-    redact_secrets: Iterable[str | None] = (),
+    redact_secrets: Iterable[SecretStr | str | None] = (),
 ) -> InvalidRequestError:
     """A redirect that is not followed.
 

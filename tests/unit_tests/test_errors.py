@@ -471,3 +471,13 @@ def test_every_error_class_is_importable_from_the_package() -> None:
     assert classes <= set(langchain_aichatfree.__all__)
     for name in classes:
         assert getattr(langchain_aichatfree, name) is getattr(errors, name)
+
+
+def test_redact_takes_the_secret_as_a_secret_str() -> None:
+    from pydantic import SecretStr
+
+    error = make_status_error(
+        400, plain(f"echo {PASSWORD}"), redact_secrets=[SecretStr(PASSWORD)]
+    )
+    assert PASSWORD not in error.message
+    assert "[password]" in error.message
