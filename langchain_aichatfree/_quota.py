@@ -22,9 +22,11 @@ Two implementations share this interface and one test suite: `MemoryStore`
 `langchain_aichatfree._quota_redis.RedisStore` (shared by every process that
 names the same Redis). `store_from_url` picks one.
 
-Times are epoch seconds (``time.time()``). The per-minute window slides (no
+Times are epoch seconds (``time.time()``; the Redis store reads the Redis
+server's clock, so machines sharing it agree). The per-minute window slides (no
 60 s span ever holds more than ``rpm`` requests); the per-day window is the
-calendar day in America/Los_Angeles, like Gemini's daily quotas.
+calendar day in America/Los_Angeles, like Gemini's daily quotas. ``strikes``
+count rate limits in a row (1: the first); a successful probe clears them.
 """
 
 from __future__ import annotations
@@ -63,10 +65,12 @@ __all__ = [
     "MemoryStore",
     "QuotaStore",
     "cooldown_for",
+    "default_cooldown",
     "next_pacific_midnight",
     "pacific_day",
     "parse_retry_hint",
     "store_from_url",
+    "strikes_after",
 ]
 
 
