@@ -516,7 +516,8 @@ async def test_async_stream_fires_one_callback_per_chunk(server: LocalServer) ->
 async def test_streaming_invoke_fires_token_callbacks(
     server: LocalServer, use_async: bool
 ) -> None:
-    server.script(Reply(TEXT, chunk_size=6, chunk_delay=0.001))
+    # Writes far enough apart that a loaded machine still reads them one by one.
+    server.script(Reply(TEXT, chunk_size=6, chunk_delay=0.03))
     handler = SyncTokens()
     model = make(server, streaming=True)
     config: Any = {"callbacks": [handler]}
