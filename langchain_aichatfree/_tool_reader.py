@@ -50,7 +50,7 @@ import enum
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Literal
 
 from langchain_aichatfree._tool_calls import (
@@ -251,11 +251,9 @@ def _items_in(
         try:
             value = json.loads(text)
         except json.JSONDecodeError as e:
-            return (
-                malformed_envelope(text, str(e))
-                if looks_like_envelope(text, names)
-                else None
-            )
+            if looks_like_envelope(text, names):
+                return malformed_envelope(text, str(e))
+            return None
         return items_from_json(value, names)
     inner = text[region.body_start :]
     if complete:
@@ -334,13 +332,13 @@ class ToolAnswerReader:
                     continue
             char = text[index]
             verdict = _advance(region, char, self.names)
-            if verdict == Verdict.NOT_ENVELOPE:
+            if verdict is Verdict.NOT_ENVELOPE:
                 self._region = None
                 self._release("".join(region.parts), out)
                 continue  # the character is read again as text
             region.add(char)
             index += 1
-            if verdict == Verdict.COMPLETE:
+            if verdict is Verdict.COMPLETE:
                 self._region = None
                 self._resolve(region, out, complete=True)
         return "".join(out)
@@ -412,10 +410,5 @@ def parse_answer(text: str, setup: ToolSetup) -> ToolAnswer:
     """
     reader = ToolAnswerReader(setup.names, parallel=setup.parallel)
     shown = reader.feed(text)
-    answer = reader.finish()
-    return ToolAnswer(
-        shown + answer.content,
-        answer.tool_calls,
-        answer.invalid_tool_calls,
-        answer.envelope,
-    )
+    tail = reader.finish()
+    return replace(tail, content=shown + tail.content)

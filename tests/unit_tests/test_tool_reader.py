@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -22,6 +23,12 @@ def read_in_pieces(text: str, cuts: list[int]) -> tuple[list[str], ToolAnswer]:
     return shown, reader.finish()
 
 
+def read_streamed(text: str, cuts: list[int]) -> ToolAnswer:
+    """The answer as a stream split at `cuts` shows it: shown text, then the tail."""
+    shown, tail = read_in_pieces(text, cuts)
+    return dataclasses.replace(tail, content="".join(shown) + tail.content)
+
+
 def comparable(answer: ToolAnswer) -> tuple[Any, ...]:
     return (
         answer.content,
@@ -32,13 +39,7 @@ def comparable(answer: ToolAnswer) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize("text", ALL_CASES)
 def test_one_character_at_a_time_reads_the_same(text: str) -> None:
-    shown, tail = read_in_pieces(text, list(range(len(text))))
-    streamed = ToolAnswer(
-        "".join(shown) + tail.content,
-        tail.tool_calls,
-        tail.invalid_tool_calls,
-        tail.envelope,
-    )
+    streamed = read_streamed(text, list(range(len(text))))
     assert comparable(streamed) == comparable(parse_answer(text, SETUP))
 
 
@@ -49,13 +50,7 @@ def test_one_character_at_a_time_reads_the_same(text: str) -> None:
 )
 def test_any_split_reads_the_same(index: int, cuts: list[int]) -> None:
     text = ALL_CASES[index]
-    shown, tail = read_in_pieces(text, cuts)
-    streamed = ToolAnswer(
-        "".join(shown) + tail.content,
-        tail.tool_calls,
-        tail.invalid_tool_calls,
-        tail.envelope,
-    )
+    streamed = read_streamed(text, cuts)
     assert comparable(streamed) == comparable(parse_answer(text, SETUP))
 
 
