@@ -80,7 +80,8 @@ def parse_json_answer(text: str, *, partial: bool = False) -> Any:
     return value
 
 
-def _validate(model: type, value: Any) -> Any:
+def _validate_into(model: type, value: Any) -> Any:
+    """Validate `value` into a pydantic model, v2 or v1."""
     if issubclass(model, BaseModel):
         return model.model_validate(value)
     return model.parse_obj(value)  # type: ignore[attr-defined]
@@ -108,19 +109,18 @@ class _StreamedAnswer:
     def add(self, chunk: str | BaseMessage) -> list[Generation]:
         """Add one streamed input; returns the answer so far, to parse."""
         added = _as_generation_chunk(chunk)
-        self.whole = added if self.whole is None else self.whole + added  # type: ignore[operator]
+        if self.whole is None:
+            self.whole = added
+        else:
+            self.whole = self.whole + added  # type: ignore[operator]
         return [self.whole]
 
-    def partial_news(self, parsed: Any) -> bool:
-        """Whether a partial result is worth yielding (and remember it if so)."""
+    def is_new_partial(self, parsed: Any) -> bool:
+        """Whether a partial result is worth yielding (remembered if it is)."""
         if parsed is None or parsed == self.last:
             return False
         self.last = parsed
         return True
-
-    def final_to_parse(self) -> list[Generation] | None:
-        """The whole answer to parse as `invoke` would; ``None`` if none came."""
-        return None if self.whole is None else [self.whole]
 
 
 class _EndsLikeInvoke(BaseCumulativeTransformOutputParser[Any]):
@@ -138,11 +138,10 @@ class _EndsLikeInvoke(BaseCumulativeTransformOutputParser[Any]):
         answer = _StreamedAnswer()
         for chunk in input:
             parsed = self.parse_result(answer.add(chunk), partial=True)
-            if answer.partial_news(parsed):
+            if answer.is_new_partial(parsed):
                 yield parsed
-        whole = answer.final_to_parse()
-        if whole is not None:
-            final = self.parse_result(whole)
+        if answer.whole is not None:
+            final = self.parse_result([answer.whole])
             if final != answer.last:
                 yield final
 
@@ -153,11 +152,10 @@ class _EndsLikeInvoke(BaseCumulativeTransformOutputParser[Any]):
         answer = _StreamedAnswer()
         async for chunk in input:
             parsed = await self.aparse_result(answer.add(chunk), partial=True)
-            if answer.partial_news(parsed):
+            if answer.is_new_partial(parsed):
                 yield parsed
-        whole = answer.final_to_parse()
-        if whole is not None:
-            final = await self.aparse_result(whole)
+        if answer.whole is not None:
+            final = await self.aparse_result([answer.whole])
             if final != answer.last:
                 yield final
 
@@ -201,7 +199,7 @@ class JsonAnswerParser(_EndsLikeInvoke):
         if self.pydantic_object is None or value is None:
             return value
         try:
-            return _validate(self.pydantic_object, value)
+            return _validate_into(self.pydantic_object, value)
         except (ValidationError, ValidationErrorV1) as e:
             if partial:
                 return None

@@ -368,6 +368,7 @@ class ToolAnswerReader:
     def _resolve(
         self, region: _PossibleEnvelope, out: list[str], *, complete: bool
     ) -> None:
+        """Decide what a possible envelope that ended is: calls, or text."""
         text = "".join(region.parts)
         items = _items_in(region, text, self.names, complete=complete)
         if items is None:
@@ -382,6 +383,7 @@ class ToolAnswerReader:
         self._items += items
 
     def _release(self, text: str, out: list[str]) -> None:
+        """Pass text on to `out`, holding back its trailing whitespace."""
         if text:
             self._last_char = text[-1]
         body = text.rstrip(WS_CHARS)
