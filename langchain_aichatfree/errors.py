@@ -10,6 +10,7 @@ never changed on one instance::
     │   └── PermissionDeniedError (ModelPermissionDeniedError)   403
     ├── InvalidRequestError (ModelInvalidRequestError)     400, 3xx, bad history
     │   └── NotFoundError (ModelNotFoundError)             404: no endpoint, no model
+    ├── SiteProbeError (ModelInvalidRequestError)          not a deployment's site
     ├── RateLimitError (ModelRateLimitError)               quota exceeded   [retryable]
     ├── APIError (ModelAPIError)                           5xx              [retryable]
     │   ├── StreamInterruptedError                         answer cut short [retryable]
@@ -83,6 +84,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseTooLargeError",
+    "SiteProbeError",
     "StreamInterruptedError",
     "UnexpectedResponseError",
     "advice_text",
@@ -207,6 +209,25 @@ class InvalidRequestError(AIChatFreeError, ModelInvalidRequestError):
 
 class NotFoundError(InvalidRequestError, ModelNotFoundError):
     """HTTP 404: no chat endpoint at `base_url`, or the upstream has no such model."""
+
+
+class SiteProbeError(AIChatFreeError, ModelInvalidRequestError):
+    """A site could not be read as a deployment (`from_site`, `aichatfree probe`).
+
+    The page is not one of the web app families, its chat script could not be
+    read (on another site, far too large, missing), the signing secret could not
+    be found in it, or the site redirected to another host. The message says
+    what the probe saw.
+
+    Attributes:
+        url: The address that was being read when the probe gave up.
+    """
+
+    def __init__(
+        self, message: str, *, url: str, status_code: int | None = None
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.url = url
 
 
 class RateLimitError(AIChatFreeError, ModelRateLimitError):
