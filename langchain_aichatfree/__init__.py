@@ -16,6 +16,7 @@ from langchain_aichatfree.errors import (
     PermissionDeniedError,
     RateLimitError,
     ResponseTooLargeError,
+    SiteProbeError,
     StreamInterruptedError,
     UnexpectedResponseError,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseTooLargeError",
+    "SiteProbeError",
     "StreamInterruptedError",
     "UnexpectedResponseError",
     "__version__",

@@ -6,6 +6,7 @@ Usage::
     echo "QUESTION" | aichatfree [options]   the question from stdin (or QUESTION "-")
     aichatfree chat [options]                an interactive session
     aichatfree serve [--port N] [options]    the local offline test server
+    aichatfree probe URL [--json] [--check]  find a site's settings to use
 
 ``python -m langchain_aichatfree`` is the same command. The deployment is
 ``--base-url`` (default ``$AICHATFREE_BASE_URL``, else the public site), its
@@ -49,6 +50,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import sys
 import traceback
 import warnings
@@ -67,12 +69,16 @@ from langchain_core.messages import (
 )
 from pydantic import SecretStr, ValidationError
 
+from langchain_aichatfree import _sync
 from langchain_aichatfree._constants import (
     DEFAULT_MAX_RETRIES,
     ENV_BASE_URL,
+    ENV_DIALECT,
     ENV_PASSWORD,
     ENV_SECRET,
 )
+from langchain_aichatfree._probe import FAMILY_NAMES, SiteSettings
+from langchain_aichatfree._site import ProbeOptions, probe_site
 from langchain_aichatfree._version import __version__
 from langchain_aichatfree.chat_models import ChatAIChatFree
 from langchain_aichatfree.errors import (
@@ -83,6 +89,7 @@ from langchain_aichatfree.errors import (
     ClientClosedError,
     DeploymentError,
     RateLimitError,
+    SiteProbeError,
     StreamInterruptedError,
     advice_text,
 )
@@ -125,7 +132,7 @@ EXIT_CODES: Final[Mapping[ExitCode, str]] = {
 }
 """What each exit status means, in order (the README's table is this one)."""
 
-_COMMANDS: Final = ("ask", "chat", "serve")
+_COMMANDS: Final = ("ask", "chat", "serve", "probe")
 _TOP_LEVEL_FLAGS: Final = frozenset({"-h", "--help", "--version"})
 _MAX_MESSAGE: Final = 400
 """Characters of an error message shown without --verbose (upstream texts run long)."""
@@ -158,6 +165,8 @@ def exit_code_for(error: BaseException) -> ExitCode:
     """
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
+    if isinstance(error, SiteProbeError):
+        return ExitCode.USAGE  # the URL given is not a deployment's site
     if isinstance(error, AuthenticationError):
         return ExitCode.AUTH
     if isinstance(error, RateLimitError):
@@ -244,6 +253,8 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
         )
         shown = "; the text above is incomplete" if error.partial_text else ""
         return f"the answer was cut short ({reason}){shown}. Ask again."
+    if isinstance(error, SiteProbeError):
+        return f"probe failed: {_one_line(error.message, limit=None)}"
     if isinstance(error, AIChatFreeError):
         said = _server_said(error, limit)
         hint = advice_text(error.advice, _CLI_SETTING_NAMES)
@@ -471,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_serve_arguments(serve)
+    _add_probe_parser(commands)
     return parser
 
 
@@ -812,6 +824,198 @@ def _chat(args: argparse.Namespace, out: _Output) -> ExitCode:
         model.close()
 
 
+# -- probe --------------------------------------------------------------------
+
+_CHECK_QUESTION: Final = "Reply with the single word OK."
+"""The one tiny question ``probe --check`` sends."""
+
+
+def _add_probe_parser(commands: Any) -> None:
+    probe = commands.add_parser(
+        "probe",
+        help="find a site's family, signing secret and password need",
+        description=(
+            "Read a GeminiProChat or chatgpt-demo site's page and chat script "
+            "(same site only, bounded sizes) to find its family (dialect) and "
+            "signing secret, and ask its /api/auth whether a password is "
+            f"needed. With ${ENV_PASSWORD} set or --ask-password, also whether "
+            "that password is accepted (it is sent to /api/auth only). Prints "
+            "the settings as environment lines and as Python."
+        ),
+        epilog=_exit_code_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    probe.add_argument("url", metavar="URL", help="the site, e.g. https://your.site")
+    probe.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object with the settings found",
+    )
+    probe.add_argument(
+        "--check",
+        action="store_true",
+        help=(
+            "also send one tiny signed question (costs one request of the "
+            "site's quota; carries the password, if any)"
+        ),
+    )
+    probe.add_argument(
+        "--ask-password",
+        action="store_true",
+        help=f"type the site password at a hidden prompt (else ${ENV_PASSWORD})",
+    )
+    probe.add_argument(
+        "--password", action=_RefusePassword, nargs="?", help=argparse.SUPPRESS
+    )
+    probe.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="longest time one request may take (default: 30)",
+    )
+    probe.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="on failure, show the traceback",
+    )
+
+
+def _probe(args: argparse.Namespace, out: _Output) -> ExitCode:
+    if args.ask_password:
+        password = _ask_password()
+    else:
+        password = os.environ.get(ENV_PASSWORD) or None
+    options = ProbeOptions(timeout=args.timeout or ProbeOptions().timeout)
+    try:
+        settings = _sync.run(probe_site(args.url, password=password, options=options))
+    except APIConnectionError as e:
+        return _probe_unreachable(e, args, out)
+    check: dict[str, Any] | None = None
+    failure: BaseException | None = None
+    if args.check:
+        check, failure = _check_site(settings, password, args.timeout)
+    if args.json:
+        result = {**settings.to_dict(), "check": check}
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    else:
+        out.write(_probe_report(settings, password, check))
+    if failure is not None and not args.json:
+        return _report(failure, verbose=args.verbose, out=out)
+    if failure is not None:
+        return exit_code_for(failure)
+    if settings.password_accepted is False:
+        print(
+            f"{PROG}: the site refused the password given; check {ENV_PASSWORD}.",
+            file=sys.stderr,
+        )
+        return ExitCode.AUTH
+    return ExitCode.OK
+
+
+def _probe_unreachable(
+    error: APIConnectionError, args: argparse.Namespace, out: _Output
+) -> ExitCode:
+    """The site could not be reached: say so, and that the URL is to check."""
+    code = exit_code_for(error)
+    message = (
+        f"network error: {_one_line(error.message).rstrip('.')}. Check the URL "
+        "and your connection."
+    )
+    if args.verbose:
+        traceback.print_exception(error, file=sys.stderr)
+    if args.json:
+        details = {"type": type(error).__name__, "message": message}
+        out.write(json.dumps({"error": {**details, "exit_code": int(code)}}) + "\n")
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _check_site(
+    settings: SiteSettings, password: str | None, timeout: float | None
+) -> tuple[dict[str, Any], BaseException | None]:
+    """Ask the site one tiny signed question; say whether it answered."""
+    model = ChatAIChatFree(
+        base_url=settings.base_url,
+        dialect=settings.dialect,
+        secret=settings.secret,
+        password=SecretStr(password) if password is not None else None,
+        max_retries=0,
+        timeout=timeout,
+    )
+    try:
+        answer = model.invoke(_CHECK_QUESTION)
+    except (AIChatFreeError, ValueError) as e:
+        details = {
+            "type": type(e).__name__,
+            "message": describe(e, verbose=True),
+            "exit_code": int(exit_code_for(e)),
+        }
+        return {"answered": False, "error": details}, e
+    finally:
+        model.close()
+    return {"answered": True, "text": answer.text}, None
+
+
+def _probe_report(
+    settings: SiteSettings, password: str | None, check: dict[str, Any] | None
+) -> str:
+    """What the probe found, then the settings as environment lines and Python."""
+    family = FAMILY_NAMES[settings.dialect]
+    secret = (
+        f"{settings.secret!r} (public: it is in the site's browser code)"
+        if settings.secret
+        else "none (the empty secret)"
+    )
+    if not settings.password_required:
+        needed = "not required"
+    elif settings.password_accepted:
+        needed = "required; the one given is accepted"
+    elif settings.password_accepted is False:
+        needed = "required; the one given was REFUSED"
+    else:
+        needed = f"required; set {ENV_PASSWORD} (or use --ask-password) to check yours"
+    lines = [
+        f"Site:      {settings.base_url}",
+        f"Family:    {family} (dialect {settings.dialect!r}), chat script "
+        f"{settings.script_url}",
+        f"Secret:    {secret}",
+        f"Password:  {needed}",
+    ]
+    if check is not None:
+        lines.append(
+            f"Check:     answered {_one_line(check['text'], limit=80)!r}"
+            if check["answered"]
+            else "Check:     no answer (see below)"
+        )
+    lines += [f"Note:      {note}" for note in settings.notes]
+    lines += [
+        "",
+        "As environment lines:",
+        f"  export {ENV_BASE_URL}={shlex.quote(settings.base_url)}",
+        f"  export {ENV_DIALECT}={settings.dialect}",
+        f"  export {ENV_SECRET}={shlex.quote(settings.secret)}",
+    ]
+    if settings.password_required:
+        lines.append(
+            f"  read -rs {ENV_PASSWORD} && export {ENV_PASSWORD}  # the site password"
+        )
+    lines += [
+        "",
+        "In Python:",
+        "  from langchain_aichatfree import ChatAIChatFree",
+        "",
+        "  model = ChatAIChatFree(",
+        f"      base_url={settings.base_url!r},",
+        f"      dialect={settings.dialect!r},",
+        f"      secret={settings.secret!r},",
+    ]
+    if settings.password_required:
+        lines.append(f"      # password: read from ${ENV_PASSWORD}")
+    lines.append("  )")
+    return "\n".join(lines) + "\n"
+
+
 # -- serve --------------------------------------------------------------------
 
 
@@ -877,6 +1081,7 @@ _HANDLERS: Final[Mapping[str, Callable[[argparse.Namespace, _Output], ExitCode]]
     "ask": _ask,
     "chat": _chat,
     "serve": _serve,
+    "probe": _probe,
 }
 
 

@@ -47,6 +47,7 @@ from langchain_aichatfree._constants import (
     DEFAULT_MODEL,
     DEFAULT_MODELS,
     ENV_BASE_URL,
+    ENV_DIALECT,
     ENV_PASSWORD,
     ENV_SECRET,
     GENERATE_PATH,
@@ -83,6 +84,7 @@ from langchain_aichatfree._settings import (
     known_field_names,
     redact_url,
 )
+from langchain_aichatfree._site import model_fields
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree._tool_calls import ToolAnswer
 from langchain_aichatfree._tool_prompt import (
@@ -326,9 +328,13 @@ class ChatAIChatFree(BaseChatModel):
     """Extra headers, over the browser-like defaults (`Origin`, `Referer`).
     Not secret: they show in reprs, dumps and traces."""
 
-    dialect: Literal["gemini", "chatgpt-demo"] = "gemini"
+    dialect: Literal["gemini", "chatgpt-demo"] = Field(
+        default_factory=from_env(ENV_DIALECT, default="gemini"),
+        validate_default=True,
+    )
     """The deployment's web app family: GeminiProChat (`"gemini"`) or the older
-    chatgpt-demo (`"chatgpt-demo"`, OpenAI-form messages)."""
+    chatgpt-demo (`"chatgpt-demo"`, OpenAI-form messages) (env
+    `AICHATFREE_DIALECT`)."""
 
     max_response_bytes: PositiveInt = DEFAULT_MAX_RESPONSE_BYTES
     """Largest answer accepted, in bytes; a larger one raises `APIError` and the
@@ -382,6 +388,55 @@ class ChatAIChatFree(BaseChatModel):
         if "model" not in self.model_fields_set:
             self.model = DEFAULT_MODELS[self.dialect]
         return self
+
+    @classmethod
+    def from_site(
+        cls, url: str, password: str | SecretStr | None = None, **fields: Any
+    ) -> Self:
+        """A model for the deployment at a site's URL, its settings found there.
+
+        The site's page and chat script are read to find the web app family
+        (`dialect`) and the signing `secret`, and its ``/api/auth`` is asked
+        whether a password is needed and whether `password` is accepted (the
+        password is sent there only). Fetches stay on the site, are bounded in
+        size, and use the fields' `timeout`, `chunk_timeout`, `verify_ssl` and
+        `proxy`. ``aichatfree probe URL`` shows the same findings.
+
+        Args:
+            url: The site, e.g. ``"https://your.site"``.
+            password: The site password; else the `password` field, else
+                ``$AICHATFREE_PASSWORD``.
+            **fields: Any other field (`base_url`, `dialect` and `secret` are
+                found, not given).
+
+        Returns:
+            The configured model.
+
+        Raises:
+            SiteProbeError: The site is not a deployment this model can use, or
+                its chat script or secret cannot be read; the message says what
+                was seen.
+            AuthenticationError: A password is needed and none was given, or the
+                one given was refused.
+            APIConnectionError: The site could not be reached (or timed out).
+        """
+        return _sync.run(cls.afrom_site(url, password, **fields))
+
+    @classmethod
+    async def afrom_site(
+        cls, url: str, password: str | SecretStr | None = None, **fields: Any
+    ) -> Self:
+        """Async `from_site`.
+
+        Args:
+            url: The site, e.g. ``"https://your.site"``.
+            password: The site password (see `from_site`).
+            **fields: Any other field.
+
+        Returns:
+            The configured model.
+        """
+        return cls(**await model_fields(url, password, fields))
 
     # -- LangChain plumbing -------------------------------------------------
 
