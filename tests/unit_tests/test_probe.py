@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import langchain_aichatfree
@@ -25,7 +27,7 @@ INLINED = (
     "return await digestMessage(a)}"
 )
 EMPTY = (
-    "const generateSignature=async r=>{const{t:e,m:t}=r,n={}.PUBLIC_SECRET_KEY||\"\","
+    'const generateSignature=async r=>{const{t:e,m:t}=r,n={}.PUBLIC_SECRET_KEY||"",'
     "a=`${e}:${t}:${n}`;return await digestMessage(a)}"
 )
 
@@ -61,8 +63,8 @@ EMPTY = (
         ),
         # Escapes inside the template literal: ` \ ${ and non-ASCII.
         (
-            "const generateSignature=async r=>{const{t:e,m:t}=r,a=`${e}:${t}:a\\`b\\${c}"
-            "\\\\d\\u00e9\\u{1F600}`;return await digestMessage(a)}",
+            "const generateSignature=async r=>{const{t:e,m:t}=r,"
+            "a=`${e}:${t}:a\\`b\\${c}\\\\d\\u00e9\\u{1F600}`;return 1}",
             ("a`b${c}\\dé\U0001f600",),
         ),
         # An empty inlined secret, and a string literal inside ${...}.
@@ -153,8 +155,10 @@ PAGE = """<!DOCTYPE html><html><head><title>  Gemini
 <link rel="modulepreload" href="/_astro/web.abc.js">
 <link rel="stylesheet" href="/_astro/x.css">
 <script type="module" src="/_astro/hoisted.def.js"></script></head><body>
-<astro-island uid="a" component-url="/_astro/Header.1.js" opts="{&quot;name&quot;:&quot;Header&quot;}"></astro-island>
-<astro-island uid="b" component-url="/_astro/Generator.x7Kq.js" renderer-url="/_astro/client.9.js"
+<astro-island uid="a" component-url="/_astro/Header.1.js"
+ opts="{&quot;name&quot;:&quot;Header&quot;}"></astro-island>
+<astro-island uid="b" component-url="/_astro/Generator.x7Kq.js"
+ renderer-url="/_astro/client.9.js"
  opts="{&quot;name&quot;:&quot;Generator&quot;,&quot;value&quot;:true}"></astro-island>
 <script src="https://cdn.example.com/analytics.js"></script>
 <script>inline()</script>
@@ -239,7 +243,7 @@ def test_site_url(given: str, url: str) -> None:
 
 @pytest.mark.parametrize("given", ["ftp://your.site", "https://", "http://x:99999", ""])
 def test_site_url_rejects(given: str) -> None:
-    with pytest.raises(ValueError, match="URL|port"):
+    with pytest.raises(ValueError, match=r"URL|port"):
         site_url(given)
 
 
@@ -253,8 +257,8 @@ def test_origin() -> None:
 
 @pytest.mark.parametrize("dialect", ["gemini", "chatgpt-demo"])
 @pytest.mark.parametrize("secret", ["", "s3cret-test", "ü`${x}\\ \U0001f600"])
-def test_the_local_sites_chat_script_reads_back(dialect: str, secret: str) -> None:
-    files = _build(SitePages(), dialect, secret)  # type: ignore[arg-type]
+def test_the_local_sites_chat_script_reads_back(dialect: Any, secret: str) -> None:
+    files = _build(SitePages(), dialect, secret)
     page = parse_page(files["/"].body.decode(), "http://127.0.0.1:1/")
     chat = page.scripts[0]
     assert chat.how == "astro-island"
