@@ -216,6 +216,11 @@ SETUPS: dict[str, dict[str, Setup]] = {
                 "batch: Capital of France? -> Paris.",
                 "astream: Once upon a time",
                 "ainvoke: Hello!",
+                "=== aichatfree probe ===\n$ aichatfree probe http://127.0.0.1:",
+                "Family:    GeminiProChat (dialect 'gemini')",
+                "Secret:    'demo-secret'",
+                "export AICHATFREE_SECRET=demo-secret",
+                "from_site: Hello! How can I help you today?",
             ),
         ),
         "deployment": Setup(
@@ -223,6 +228,8 @@ SETUPS: dict[str, dict[str, Setup]] = {
                 "Talking to http://127.0.0.1:",
                 "=== quickstart.py ===",
                 "batch: Capital of France? -> Echo: Capital of France?",
+                "=== aichatfree probe ===",
+                "from_site: Echo: Hi!",
             )
         ),
     },
