@@ -204,6 +204,18 @@ SETUPS: dict[str, dict[str, Setup]] = {
             check=check_chatgpt_demo,
         ),
     },
+    "from_site.py": {
+        "gemini": Setup(
+            server={"secret": "site-key"},
+            expect=("dialect 'gemini', secret 'site-key'", "answer: Echo: Hi!"),
+        ),
+        "chatgpt-demo": Setup(
+            server={"dialect": "chatgpt-demo", "passwords": PASSWORD},
+            env={"AICHATFREE_PASSWORD": PASSWORD},
+            expect=("dialect 'chatgpt-demo', secret ''", "answer: Echo: Hi!"),
+            check=check_secret_kept,
+        ),
+    },
     "demo.py": {
         "offline": Setup(
             server=None,
