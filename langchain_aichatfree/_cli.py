@@ -1029,6 +1029,7 @@ def _announce(server: LocalServer, args: argparse.Namespace) -> None:
     print(f"AIChatFree local server listening on {server.url}", flush=True)
     print(f"  {args.dialect} dialect, {password}, {secret}.")
     print(f"  Point clients at it: export {ENV_BASE_URL}={server.url}")
+    print(f"  It serves the site's pages too: {PROG} probe {server.url}")
     print("  It answers 'Echo: <the last user message>'. Ctrl-C stops it.", flush=True)
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         print(
