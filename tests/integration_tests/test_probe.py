@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -15,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import trustme
 from aiohttp import web
 
 from langchain_aichatfree import (
     APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     ChatAIChatFree,
     SiteProbeError,
@@ -190,6 +194,8 @@ class HandMade:
         self.auth_status = 200
         self.page_override: bytes | None = None
         self.chat_script: str | None = None
+        self.stall_scripts = False
+        self.release = asyncio.Event()
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self.seen.append((request.method, request.path))
@@ -202,6 +208,8 @@ class HandMade:
             if self.auth_status != 200:
                 return web.Response(status=self.auth_status)
             return web.Response(text='{"code":0}')
+        if request.path.startswith("/_astro/") and self.stall_scripts:
+            await self.release.wait()  # the test's end
         if request.path == "/_astro/split.js" and self.chat_script is not None:
             return web.Response(text=self.chat_script, content_type="text/javascript")
         file = self.files.get(request.path)
@@ -221,7 +229,36 @@ async def hand_made() -> AsyncIterator[tuple[HandMade, str]]:
     try:
         yield site, f"http://127.0.0.1:{port}"
     finally:
+        site.release.set()
         await runner.cleanup()
+
+
+async def test_tls_is_verified_unless_turned_off():
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    site = HandMade()
+    runner = web.ServerRunner(web.Server(site.handle))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
+    url = f"https://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        with pytest.raises(APIConnectionError, match="certificate"):
+            await probe_site(url)
+        assert site.seen == []
+        found = await probe_site(url, options=ProbeOptions(verify_ssl=False))
+        assert (found.base_url, found.secret) == (url, "hand-made")
+        model = await ChatAIChatFree.afrom_site(url, verify_ssl=False)
+        assert (model.secret, model.verify_ssl) == ("hand-made", False)
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_models_timeouts_bound_the_probe(hand_made):
+    site, url = hand_made
+    site.stall_scripts = True
+    with pytest.raises(APITimeoutError, match="did not answer in time"):
+        await ChatAIChatFree.afrom_site(url, chunk_timeout=0.2)
 
 
 async def test_same_site_redirects_are_followed(hand_made):
