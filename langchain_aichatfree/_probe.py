@@ -80,6 +80,12 @@ def site_url(url: str) -> str:
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
+    if "@" in parts.netloc:  # not shown: it holds a password
+        msg = (
+            "the site's URL holds a user name or password, which the probe does "
+            "not send: give the address without them"
+        )
+        raise ValueError(msg)
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         msg = f"expected a site's http(s) URL such as https://your.site, got {url!r}"
         raise ValueError(msg)

@@ -247,6 +247,12 @@ def test_site_url_rejects(given: str) -> None:
         site_url(given)
 
 
+def test_site_url_refuses_credentials_without_showing_them() -> None:
+    with pytest.raises(ValueError, match="user name or password") as caught:
+        site_url("https://user:hunter2@your.site")
+    assert "hunter2" not in str(caught.value)
+
+
 def test_origin() -> None:
     assert origin("https://User:pw@Your.Site:8443/a/b?c") == "https://your.site:8443"
     assert origin("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
