@@ -149,6 +149,10 @@ class ChatAIChatFree(BaseChatModel):
             export AICHATFREE_BASE_URL="https://aichatfree.info"
             export AICHATFREE_PASSWORD="..."   # only if the site has a password
 
+        ``aichatfree probe https://your.site`` reads a site's family, secret
+        and password need from the site itself; `from_site` does the same and
+        returns a configured model.
+
     Key init args — deployment:
         base_url: str
             The site's root URL (env `AICHATFREE_BASE_URL`).
