@@ -292,6 +292,15 @@ async def test_signing_function_in_an_imported_chunk_is_found(hand_made):
     assert found.script_url == url + "/_astro/auth.chunk.js"
 
 
+async def test_the_number_of_scripts_fetched_is_bounded(hand_made):
+    site, url = hand_made
+    tags = "".join(f'<script src="/_astro/n{i}.js"></script>' for i in range(12))
+    site.page_override = f"<html><head>{tags}</head></html>".encode()
+    with pytest.raises(SiteProbeError, match="stopped after 8 scripts; 4 more"):
+        await probe_site(url)
+    assert len([path for _, path in site.seen if path.startswith("/_astro/")]) == 8
+
+
 async def test_a_page_larger_than_the_bound_is_refused(hand_made):
     site, url = hand_made
     site.page_override = b"<html>" + b" " * 2000 + b"</html>"
