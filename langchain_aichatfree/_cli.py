@@ -48,6 +48,7 @@ import enum
 import getpass
 import json
 import logging
+import math
 import os
 import re
 import shlex
@@ -71,6 +72,7 @@ from pydantic import SecretStr, ValidationError
 
 from langchain_aichatfree import _sync
 from langchain_aichatfree._constants import (
+    DEFAULT_CHUNK_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     ENV_BASE_URL,
     ENV_DIALECT,
@@ -78,7 +80,7 @@ from langchain_aichatfree._constants import (
     ENV_SECRET,
 )
 from langchain_aichatfree._probe import FAMILY_NAMES, SiteSettings
-from langchain_aichatfree._site import ProbeOptions, probe_site
+from langchain_aichatfree._site import probe_options, probe_site
 from langchain_aichatfree._version import __version__
 from langchain_aichatfree.chat_models import ChatAIChatFree
 from langchain_aichatfree.errors import (
@@ -886,7 +888,13 @@ def _probe(args: argparse.Namespace, out: _Output) -> ExitCode:
         password = _ask_password()
     else:
         password = os.environ.get(ENV_PASSWORD) or None
-    options = ProbeOptions(timeout=args.timeout or ProbeOptions().timeout)
+    finite = args.timeout is not None and math.isfinite(args.timeout)
+    options = probe_options(
+        timeout=args.timeout if finite else None,
+        chunk_timeout=DEFAULT_CHUNK_TIMEOUT,
+        verify_ssl=True,
+        proxy=None,
+    )
     try:
         settings = _sync.run(probe_site(args.url, password=password, options=options))
     except APIConnectionError as e:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -421,30 +420,11 @@ def _auth_code(text: str) -> int | None:
 _DISCOVERED = ("base_url", "dialect", "secret")
 
 
-async def model_fields(
-    url: str, password: str | SecretStr | None, fields: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The constructor arguments of a model for the site at `url`.
-
-    The discovery runs with the fields' own timeouts, TLS and proxy settings;
-    every field passes through, with the discovered ``base_url``, ``dialect``
-    and ``secret`` added.
-
-    Args:
-        url: The site.
-        password: The site password; else the fields' ``password`` (or
-            ``api_key``), else ``$AICHATFREE_PASSWORD``.
-        fields: The other fields.
-
-    Returns:
-        The keyword arguments for the model.
+def check_not_discovered(fields: Mapping[str, Any]) -> None:
+    """Refuse fields that `from_site` finds itself.
 
     Raises:
-        TypeError: `fields` sets ``base_url``, ``dialect`` or ``secret``, which
-            the probe finds.
-        AuthenticationError: The site needs a password and none was given, or
-            it refused the one given.
-        SiteProbeError: See `probe_site`.
+        TypeError: `fields` sets ``base_url``, ``dialect`` or ``secret``.
     """
     clash = sorted(name for name in _DISCOVERED if name in fields)
     if clash:
@@ -453,22 +433,47 @@ async def model_fields(
             "constructor instead."
         )
         raise TypeError(msg)
-    rest = dict(fields)
-    given = password
-    for alias in ("password", "api_key"):
-        value = rest.pop(alias, None)
-        if given is None:
-            given = value
-    if given is None:
-        given = os.environ.get(ENV_PASSWORD) or None
-    plain = given.get_secret_value() if isinstance(given, SecretStr) else given
-    defaults = ProbeOptions()
-    options = ProbeOptions(
-        timeout=rest.get("timeout") or defaults.timeout,
-        chunk_timeout=rest.get("chunk_timeout", defaults.chunk_timeout),
-        verify_ssl=rest.get("verify_ssl", True),
-        proxy=rest.get("proxy"),
+
+
+def probe_options(
+    *,
+    timeout: float | None,
+    chunk_timeout: float | None,
+    verify_ssl: bool,
+    proxy: str | None,
+) -> ProbeOptions:
+    """A probe's options from a model's (validated) settings.
+
+    A model without a `timeout` (no limit) still bounds each probe request by
+    `PROBE_TIMEOUT`.
+    """
+    return ProbeOptions(
+        timeout=timeout if timeout is not None else PROBE_TIMEOUT,
+        chunk_timeout=chunk_timeout,
+        verify_ssl=verify_ssl,
+        proxy=proxy,
     )
+
+
+async def site_fields(
+    url: str, password: SecretStr | None, options: ProbeOptions
+) -> dict[str, Any]:
+    """Probe a site for a model: ``base_url``, ``dialect``, ``secret``, ``password``.
+
+    Args:
+        url: The site.
+        password: The site password, if any (checked at ``/api/auth`` only).
+        options: How to fetch (the model's timeouts, TLS and proxy).
+
+    Returns:
+        The settings the probe found, and the password.
+
+    Raises:
+        AuthenticationError: The site needs a password and none was given, or
+            it refused the one given.
+        SiteProbeError: See `probe_site`.
+    """
+    plain = password.get_secret_value() if password is not None else None
     settings = await probe_site(url, password=plain, options=options)
     if settings.password_required and plain is None:
         msg = (
@@ -483,9 +488,8 @@ async def model_fields(
         )
         raise AuthenticationError(msg)
     return {
-        **rest,
         "base_url": settings.base_url,
         "dialect": settings.dialect,
         "secret": settings.secret,
-        "password": SecretStr(plain) if plain is not None else None,
+        "password": password,
     }

@@ -32,6 +32,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SecretStr,
     TypeAdapter,
     create_model,
     model_validator,
@@ -84,7 +85,11 @@ from langchain_aichatfree._settings import (
     known_field_names,
     redact_url,
 )
-from langchain_aichatfree._site import model_fields
+from langchain_aichatfree._site import (
+    check_not_discovered,
+    probe_options,
+    site_fields,
+)
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree._tool_calls import ToolAnswer
 from langchain_aichatfree._tool_prompt import (
@@ -440,7 +445,22 @@ class ChatAIChatFree(BaseChatModel):
         Returns:
             The configured model.
         """
-        return cls(**await model_fields(url, password, fields))
+        check_not_discovered(fields)
+        rest = {k: v for k, v in fields.items() if k not in ("password", "api_key")}
+        if password is None:
+            password = fields.get("password", fields.get("api_key"))
+        # Every setting is checked before any I/O (the password too), and the
+        # probe uses the model's own timeouts, TLS setting and proxy.
+        given = {} if password is None else {"password": password}
+        draft = cls(**rest, **given)
+        options = probe_options(
+            timeout=draft.timeout,
+            chunk_timeout=draft.chunk_timeout,
+            verify_ssl=draft.verify_ssl,
+            proxy=draft.proxy,
+        )
+        found = await site_fields(url, draft.password, options)
+        return cls(**rest, **found)
 
     # -- LangChain plumbing -------------------------------------------------
 

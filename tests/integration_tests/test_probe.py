@@ -362,6 +362,18 @@ def test_from_site_password_problems_are_authentication_errors(monkeypatch):
         assert model.password.get_secret_value() == PASSWORD
 
 
+def test_from_site_checks_every_setting_before_any_request():
+    with LocalServer() as server:
+        with pytest.raises(ValueError, match="max_retries"):
+            ChatAIChatFree.from_site(server.url, max_retries=-1)
+        with pytest.raises(ValueError, match="password"):
+            ChatAIChatFree.from_site(server.url, password="bad \ud800")
+        assert server.site_requests == []
+        # No limit (inf) is a valid setting: each probe request is still bounded.
+        model = ChatAIChatFree.from_site(server.url, timeout=float("inf"))
+        assert model.timeout is None
+
+
 def test_from_site_refuses_the_settings_it_finds():
     with pytest.raises(TypeError, match="finds dialect, secret itself"):
         ChatAIChatFree.from_site("http://127.0.0.1:1", secret="x", dialect="gemini")
@@ -498,6 +510,12 @@ def test_cli_json(run_main, servers):
         "check": None,
     }
     assert found["script_url"].startswith(servers["chatgpt"].url + "/_astro/")
+
+
+def test_cli_timeout_inf_is_no_limit_of_the_answer(run_main, servers):
+    result = run_main(servers["chatgpt"].url, "--json", "--check", "--timeout", "inf")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["check"]["answered"] is True
 
 
 def test_cli_json_with_a_password(run_main, servers):
