@@ -29,7 +29,6 @@ from pydantic import SecretStr
 from langchain_aichatfree._constants import (
     AUTH_PATH,
     DEFAULT_CHUNK_TIMEOUT,
-    ENV_PASSWORD,
     MAX_PAGE_BYTES,
     MAX_PROBE_SCRIPTS,
     MAX_REDIRECTS,
@@ -52,10 +51,10 @@ from langchain_aichatfree._probe import (
     site_url,
 )
 from langchain_aichatfree.errors import (
-    APIConnectionError,
-    APITimeoutError,
-    AuthenticationError,
+    AIChatFreeError,
+    Probe,
     SiteProbeError,
+    probe_error,
 )
 
 _MAX_AUTH_BYTES = 64 * 1024
@@ -147,11 +146,7 @@ class _Probe:
         try:
             page_url, raw, kind = await self.get(start, limit, "page", upgrade=True)
         except _TooLarge as e:
-            msg = (
-                f"the page {start} is larger than {limit} bytes: not a chat "
-                "site's page (those are a few KB)"
-            )
-            raise SiteProbeError(msg, url=start) from e
+            raise probe_error(Probe.PAGE_TOO_LARGE, url=start, limit=limit) from e
         base = origin(page_url)
         page = parse_page(raw.decode("utf-8", "replace"), page_url)
         found = await self.read_scripts(base, list(page.scripts))
@@ -228,12 +223,12 @@ class _Probe:
             found.dialect, found.dialect_url = dialect, ref.url
         search = find_secret(script)
         if len(search.secrets) > 1:
-            shown = ", ".join(repr(s) for s in search.secrets)
-            msg = (
-                f"{ref.url} has {len(search.secrets)} signing functions with "
-                f"different secrets ({shown}); cannot tell which one the site uses"
+            raise probe_error(
+                Probe.SEVERAL_SECRETS,
+                url=ref.url,
+                count=len(search.secrets),
+                shown=", ".join(repr(s) for s in search.secrets),
             )
-            raise SiteProbeError(msg, url=ref.url)
         if search.secrets and found.secret is None:
             found.secret, found.secret_url = search.secrets[0], ref.url
         elif search.unreadable and found.secret is None:
@@ -242,10 +237,10 @@ class _Probe:
                 f"{search.unreadable[0]}"
             )
 
-    def not_found(self, page_url: str, page: str, found: _Found) -> SiteProbeError:
+    def not_found(self, page_url: str, page: str, found: _Found) -> AIChatFreeError:
         """The error for a page whose chat script, family or secret was not found."""
-        seen = "; ".join(self.notes)
-        seen = f" ({seen})" if seen else ""
+        notes = "; ".join(self.notes)
+        notes = f" ({notes})" if notes else ""
         chat = [
             (ref, reason)
             for ref, reason in self.skipped
@@ -254,34 +249,27 @@ class _Probe:
         if found.dialect is None and found.secret is None and chat:
             ref, reason = chat[0]
             others = [n for n in self.notes if not n.startswith(ref.url + " ")]
-            seen = f" ({'; '.join(others)})" if others else ""
-            msg = (
-                f"{page_url} loads its chat component from {ref.url}, which "
-                f"{reason}; without it the family and secret cannot be read. "
-                f"Saw {page}{seen}."
+            rest = f" ({'; '.join(others)})" if others else ""
+            return probe_error(
+                Probe.CHAT_SCRIPT_UNREAD,
+                url=page_url,
+                script=ref.url,
+                reason=reason,
+                seen=page + rest,
             )
-        elif found.dialect is None and found.secret is None:
-            msg = (
-                f"{page_url} is not a GeminiProChat or chatgpt-demo site: found no "
-                f"chat script that posts to /api/generate. Saw {page}{seen}."
+        if found.dialect is None and found.secret is None:
+            return probe_error(Probe.NOT_A_DEPLOYMENT, url=page_url, seen=page + notes)
+        if found.secret is None:
+            return probe_error(
+                Probe.NO_SECRET,
+                url=page_url,
+                family=FAMILY_NAMES[found.dialect or "gemini"],
+                script=found.dialect_url,
+                notes=notes,
             )
-        elif found.secret is None:
-            family = FAMILY_NAMES[found.dialect or "gemini"]
-            msg = (
-                f"{page_url} looks like a {family} site (its chat script "
-                f"{found.dialect_url} posts to /api/generate), but no script has "
-                f"a generateSignature function whose secret could be read{seen}. "
-                "Find PUBLIC_SECRET_KEY in the site's browser code and pass it as "
-                "`secret` (--secret)."
-            )
-        else:
-            msg = (
-                f"{page_url}: found the signing function in {found.secret_url}, "
-                "but no script that posts to /api/generate in a known family's "
-                f"way (GeminiProChat or chatgpt-demo){seen}. Pass `dialect` "
-                "yourself."
-            )
-        return SiteProbeError(msg, url=page_url)
+        return probe_error(
+            Probe.NO_FAMILY, url=page_url, script=found.secret_url, notes=notes
+        )
 
     # -- the requests -----------------------------------------------------------
 
@@ -305,21 +293,22 @@ class _Probe:
                 if 300 <= response.status < 400 and location:
                     target = urljoin(str(response.url), location)
                     if not same_site(url, target, upgrade=upgrade):
-                        msg = (
-                            f"{url} redirects (HTTP {response.status}) to {target}, "
-                            "on another site: not followed. If that is the "
-                            f"deployment, probe {origin(target)} instead."
+                        raise probe_error(
+                            Probe.REDIRECT_ELSEWHERE,
+                            url=url,
+                            status=response.status,
+                            target=target,
+                            target_site=origin(target),
                         )
-                        raise SiteProbeError(msg, url=url, status_code=response.status)
                     url = target
                     continue
                 if response.status != 200:
-                    msg = f"the {what} {url} answered HTTP {response.status}"
-                    raise SiteProbeError(msg, url=url, status_code=response.status)
+                    raise probe_error(
+                        Probe.STATUS, url=url, status=response.status, what=what
+                    )
                 body = await self.read(response, limit, url)
                 return url, body, response.content_type
-        msg = f"{start} redirected more than {MAX_REDIRECTS} times"
-        raise SiteProbeError(msg, url=start)
+        raise probe_error(Probe.TOO_MANY_REDIRECTS, url=start, limit=MAX_REDIRECTS)
 
     async def auth(self, base: str, password: str | None) -> bool:
         """Ask the site's ``/api/auth`` whether `password` (or none) is accepted.
@@ -345,11 +334,9 @@ class _Probe:
         code = _auth_code(text) if status == 200 else None
         if code is None:
             shown = " ".join(text.split())[:120] or "an empty body"
-            msg = (
-                f"{url} did not answer like the families' password check "
-                f'({{"code": 0}} or {{"code": -1}}): HTTP {status}, {shown}'
+            raise probe_error(
+                Probe.NO_PASSWORD_CHECK, url=url, status=status, shown=shown
             )
-            raise SiteProbeError(msg, url=url, status_code=status)
         return code == 0
 
     def request(self, method: str, url: str, **kwargs: Any) -> _Request:
@@ -380,9 +367,9 @@ class _Probe:
                     raise _TooLarge(length)
                 chunks.append(chunk)
         except (TimeoutError, asyncio.TimeoutError) as e:
-            raise APITimeoutError(f"Reading {url} timed out.") from e
+            raise probe_error(Probe.TIMED_OUT, url=url) from e
         except (aiohttp.ClientError, OSError) as e:
-            raise APIConnectionError(f"Reading {url} failed: {e}") from e
+            raise probe_error(Probe.UNREACHABLE, url=url, cause=e) from e
         return b"".join(chunks)
 
 
@@ -397,9 +384,9 @@ class _Request:
         try:
             response: aiohttp.ClientResponse = await self.pending.__aenter__()
         except (TimeoutError, asyncio.TimeoutError) as e:
-            raise APITimeoutError(f"{self.url} did not answer in time.") from e
+            raise probe_error(Probe.TIMED_OUT, url=self.url) from e
         except (aiohttp.ClientError, OSError) as e:
-            raise APIConnectionError(f"Could not reach {self.url}: {e}") from e
+            raise probe_error(Probe.UNREACHABLE, url=self.url, cause=e) from e
         return response
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -476,17 +463,9 @@ async def site_fields(
     plain = password.get_secret_value() if password is not None else None
     settings = await probe_site(url, password=plain, options=options)
     if settings.password_required and plain is None:
-        msg = (
-            f"{settings.base_url} requires a password: pass password=... or set "
-            f"{ENV_PASSWORD}."
-        )
-        raise AuthenticationError(msg)
+        raise probe_error(Probe.PASSWORD_MISSING, url=settings.base_url)
     if settings.password_accepted is False:
-        msg = (
-            f"{settings.base_url} refused the password (its {AUTH_PATH} answered "
-            f"code -1). Check password (or {ENV_PASSWORD})."
-        )
-        raise AuthenticationError(msg)
+        raise probe_error(Probe.PASSWORD_REFUSED, url=settings.base_url)
     return {
         "base_url": settings.base_url,
         "dialect": settings.dialect,
