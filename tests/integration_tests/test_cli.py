@@ -155,13 +155,12 @@ def cases() -> dict[str, Case]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(secret=SECRET, passwords=PASSWORD, responder=respond) as s:
-        yield s
+def server_options() -> dict[str, Any]:
+    return {"secret": SECRET, "passwords": PASSWORD, "responder": respond}
 
 
 @pytest.fixture(scope="module")
-def runs(server: LocalServer) -> dict[str, subprocess.CompletedProcess[str]]:
+def runs(module_server: LocalServer) -> dict[str, subprocess.CompletedProcess[str]]:
     def run(case: Case) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*COMMAND, *case.args],
@@ -169,7 +168,7 @@ def runs(server: LocalServer) -> dict[str, subprocess.CompletedProcess[str]]:
             capture_output=True,
             text=True,
             encoding="utf-8",
-            env=server_env(server, **case.env),
+            env=server_env(module_server, **case.env),
             timeout=90,
             start_new_session=True,
             check=False,
@@ -192,7 +191,7 @@ class Result:
 
 @pytest.fixture
 def run_main(
-    server: LocalServer,
+    module_server: LocalServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Callable[..., Result]:
@@ -200,7 +199,7 @@ def run_main(
 
     def run(*argv: str, stdin: str = "", **env: str | None) -> Result:
         settings: dict[str, str | None] = {
-            "AICHATFREE_BASE_URL": server.url,
+            "AICHATFREE_BASE_URL": module_server.url,
             "AICHATFREE_SECRET": SECRET,
             "AICHATFREE_PASSWORD": PASSWORD,
             **env,
@@ -245,7 +244,7 @@ def test_question_from_piped_stdin(runs: Any) -> None:
     assert result.stdout == "(1 turns) you said: a piped question\n"
 
 
-def test_json_output(runs: Any, server: LocalServer) -> None:
+def test_json_output(runs: Any, module_server: LocalServer) -> None:
     result = runs["json"]
     assert (result.returncode, result.stderr) == (0, "")
     data = json.loads(result.stdout)
@@ -253,7 +252,7 @@ def test_json_output(runs: Any, server: LocalServer) -> None:
     assert data["response_metadata"]["finish_reason"] == "stop"
     assert data["response_metadata"]["model_provider"] == "aichatfree"
     assert data["usage_metadata"]["output_tokens"] > 0
-    assert (data["base_url"], data["dialect"]) == (server.url, "gemini")
+    assert (data["base_url"], data["dialect"]) == (module_server.url, "gemini")
 
 
 def test_wrong_password_exits_3(runs: Any) -> None:
@@ -293,9 +292,13 @@ def test_ask_password_refuses_to_echo_without_a_terminal(runs: Any) -> None:
     assert "needs a terminal" in line
 
 
-def test_every_run_left_the_server_clean(runs: Any, server: LocalServer) -> None:
-    server.wait_until(lambda: server.open_connections == 0, timeout=READ_TIMEOUT)
-    asked = [r.payload["messages"][-1]["parts"][0]["text"] for r in server.requests]
+def test_every_run_left_the_server_clean(runs: Any, module_server: LocalServer) -> None:
+    module_server.wait_until(
+        lambda: module_server.open_connections == 0, timeout=READ_TIMEOUT
+    )
+    asked = [
+        r.payload["messages"][-1]["parts"][0]["text"] for r in module_server.requests
+    ]
     assert asked.count("sentinel please") == 1  # --max-retries 0 was honoured
 
 
@@ -303,10 +306,10 @@ def test_every_run_left_the_server_clean(runs: Any, server: LocalServer) -> None
 
 
 def test_flags_override_the_environment(
-    run_main: Callable[..., Result], server: LocalServer
+    run_main: Callable[..., Result], module_server: LocalServer
 ) -> None:
     result = run_main(
-        *("--base-url", server.url, "--secret", SECRET, "hello", "world"),
+        *("--base-url", module_server.url, "--secret", SECRET, "hello", "world"),
         AICHATFREE_BASE_URL=None,
         AICHATFREE_SECRET=None,
     )
@@ -399,9 +402,9 @@ def test_verbose_shows_traceback_and_body(run_main: Callable[..., Result]) -> No
 
 
 def test_verbose_logs_retries(
-    run_main: Callable[..., Result], server: LocalServer
+    run_main: Callable[..., Result], module_server: LocalServer
 ) -> None:
-    server.script(Reply.rate_limited(retry_in=0.01))
+    module_server.script(Reply.rate_limited(retry_in=0.01))
     result = run_main("--verbose", "after a retry")
     assert result.returncode == 0
     assert result.stdout == "(1 turns) you said: after a retry\n"
@@ -612,17 +615,11 @@ def terminal() -> Iterator[Callable[..., Terminal]]:
         term.close()
 
 
-@pytest.fixture
-def chat_server() -> Iterator[LocalServer]:
-    with LocalServer(secret=SECRET, passwords=PASSWORD, responder=respond) as s:
-        yield s
-
-
 def test_chat_session(
-    terminal: Callable[..., Terminal], chat_server: LocalServer, tmp_path: Path
+    terminal: Callable[..., Terminal], server: LocalServer, tmp_path: Path
 ) -> None:
     saved = tmp_path / "conversation.json"
-    term = terminal(["chat"], server_env(chat_server))
+    term = terminal(["chat"], server_env(server))
     term.expect("Ctrl-D exits.")
 
     def say(line: str, *expected: str) -> None:
@@ -645,14 +642,14 @@ def test_chat_session(
     say("slow please", "Once upon a time")
     term.type("\x03")
     term.expect("[interrupted: this answer is not kept in the conversation]")
-    chat_server.wait_until(
-        lambda: chat_server.requests[-1].outcome == "client_disconnected",
+    server.wait_until(
+        lambda: server.requests[-1].outcome == "client_disconnected",
         timeout=READ_TIMEOUT,
     )
     # A failed answer is not kept either.
     say("rate limit please", "aichatfree: rate limited:", "the session goes on")
     say("after that", "Arr! (4 turns) you said: after that")
-    sent = chat_server.requests[-1].payload["messages"]
+    sent = server.requests[-1].payload["messages"]
     texts = " ".join(part["text"] for m in sent for part in m["parts"])
     assert "slow please" not in texts
     assert "rate limit please" not in texts
@@ -673,30 +670,30 @@ def test_chat_session(
 
 
 def test_ctrl_c_during_an_answer_exits_130(
-    terminal: Callable[..., Terminal], chat_server: LocalServer
+    terminal: Callable[..., Terminal], server: LocalServer
 ) -> None:
-    term = terminal(["slow please"], server_env(chat_server))
+    term = terminal(["slow please"], server_env(server))
     term.expect("Once upon a time")
     term.type("\x03")
     assert term.wait() == 130
     term.expect("aichatfree: interrupted")
-    chat_server.wait_until(
-        lambda: chat_server.requests[-1].outcome == "client_disconnected",
+    server.wait_until(
+        lambda: server.requests[-1].outcome == "client_disconnected",
         timeout=READ_TIMEOUT,
     )
 
 
 def test_ask_password_reads_a_hidden_prompt(
-    terminal: Callable[..., Terminal], chat_server: LocalServer
+    terminal: Callable[..., Terminal], server: LocalServer
 ) -> None:
-    env = server_env(chat_server, AICHATFREE_PASSWORD=None)
+    env = server_env(server, AICHATFREE_PASSWORD=None)
     term = terminal(["--ask-password", "secret question"], env)
     term.expect("Site password (hidden): ")
     term.type(PASSWORD + "\n")
     term.expect("(1 turns) you said: secret question")
     assert term.wait() == 0
     assert PASSWORD not in term.output  # not echoed, not printed
-    assert chat_server.requests[-1].payload["pass"] == PASSWORD
+    assert server.requests[-1].payload["pass"] == PASSWORD
 
 
 # -- serve ------------------------------------------------------------------------
