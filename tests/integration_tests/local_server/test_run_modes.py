@@ -19,6 +19,7 @@ from tests.integration_tests.local_server._helpers import (
     BAD_PASSWORD,
     hi,
     post,
+    sign,
 )
 
 pytest_plugins = ["langchain_aichatfree.testing.pytest_plugin"]
@@ -114,3 +115,23 @@ async def test_cli(signum):
         rc = await asyncio.wait_for(proc.wait(), 10)
     assert rc == 0
     assert await proc.stdout.read() == b""
+
+
+@pytest.mark.parametrize(
+    "aichatfree_server_options",
+    [{"passwords": "pw", "secret": "s", "dialect": "chatgpt-demo"}],
+)
+def test_fixture_options_set_password_secret_and_dialect(aichatfree_server):
+    assert aichatfree_server.dialect == "chatgpt-demo"
+    payload = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "time": 1,
+        "pass": "pw",
+        "sign": sign(1, "hi", "s"),
+    }
+    status, body = asyncio.run(_client_roundtrip(aichatfree_server.url, payload))
+    assert (status, body) == (200, b"Echo: hi")
+    status, body = asyncio.run(
+        _client_roundtrip(aichatfree_server.url, {**payload, "pass": "no"})
+    )
+    assert (status, body) == (401, BAD_PASSWORD)
