@@ -23,9 +23,9 @@ from langchain_core.load import dumpd, load
 
 from langchain_aichatfree import (
     APIConnectionError,
+    APIError,
     ChatAIChatFree,
     RateLimitError,
-    StreamInterruptedError,
 )
 
 
@@ -40,16 +40,12 @@ def main() -> None:
     print("with_retry:", chain.invoke("Hi!").content)
     # ...or name the classes (AuthenticationError and InvalidRequestError are not).
     chain = model.with_retry(
-        retry_if_exception_type=(
-            RateLimitError,
-            StreamInterruptedError,
-            APIConnectionError,
-        ),
+        retry_if_exception_type=(RateLimitError, APIError, APIConnectionError),
     )
     print("with_retry by class:", chain.invoke("Hello!").content)
 
     # Save and load: the password is left out of the dump and given back on load.
-    site = ChatAIChatFree(base_url=model.base_url, password="site-pw", secret="key")
+    site = ChatAIChatFree(password="site-pw", secret="site-key")
     data = dumpd(site)
     with warnings.catch_warnings():  # langchain-core marks `load` as beta
         warnings.filterwarnings("ignore", "The function `load` is in beta")
@@ -59,7 +55,7 @@ def main() -> None:
             valid_namespaces=["langchain_aichatfree"],
             secrets_map={"AICHATFREE_PASSWORD": "site-pw"},
         )
-    print("loaded:", copy.base_url, copy.secret, copy.password)
+    print("loaded:", copy.secret, copy.password.get_secret_value() == "site-pw")
 
     model.close()
 
