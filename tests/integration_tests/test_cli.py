@@ -77,6 +77,9 @@ SCRIPTED: Mapping[str, Callable[[], Reply]] = {
     "partial please": lambda: Reply(chunks=["partial ", "answer"], fail_after=2),
     "overloaded please": lambda: Reply(error=UPSTREAM_ERRORS["upstream_503"]),
     "late please": lambda: Reply("late", first_byte_delay=60),
+    "silent please": lambda: Reply("late", first_byte_delay=60),
+    "deadline please": lambda: Reply("late", first_byte_delay=60),
+    "slow start please": lambda: Reply("finally here", first_byte_delay=2.5),
     "slow please": lambda: Reply(
         chunks=["Once upon a time", *[" and then"] * 600], chunk_delay=0.05
     ),
@@ -146,6 +149,10 @@ def cases() -> dict[str, Case]:
         "network": Case(
             ["--base-url", f"http://127.0.0.1:{closed_port()}", "--max-retries=0", "hi"]
         ),
+        "silent_piped": Case(
+            ["--chunk-timeout", "1.5", "--max-retries", "1", "silent please"]
+        ),
+        "deadline": Case(["--timeout", "2", "deadline please"]),
         "ask_password_piped": Case(
             ["--ask-password", "hi"],
             {"AICHATFREE_PASSWORD": None},
@@ -300,6 +307,22 @@ def test_every_run_left_the_server_clean(runs: Any, module_server: LocalServer) 
         r.payload["messages"][-1]["parts"][0]["text"] for r in module_server.requests
     ]
     assert asked.count("sentinel please") == 1  # --max-retries 0 was honoured
+    assert asked.count("silent please") == 2  # --max-retries 1 was honoured
+    assert asked.count("deadline please") == 1  # --timeout spans the attempts
+
+
+def test_chunk_timeout_bounds_each_silence_and_says_so(runs: Any) -> None:
+    result = runs["silent_piped"]
+    line = check_one_line(result, 6)  # no waiting notice: stderr is not a terminal
+    assert "chunk_timeout=1.5" in line
+    assert "--chunk-timeout" in line
+    assert "longer --timeout" not in line  # no --timeout was given
+
+
+def test_timeout_bounds_the_whole_answer_retries_included(runs: Any) -> None:
+    line = check_one_line(runs["deadline"], 6)
+    assert "timed out: no complete answer within --timeout 2 s" in line
+    assert "retries included" in line
 
 
 # -- the same main() in-process: more cases, no start-up cost -------------------
@@ -488,6 +511,39 @@ def test_usage_errors_exit_2(
     assert PASSWORD not in err
 
 
+@pytest.mark.parametrize(
+    "option",
+    ["--base-url", "--json", "--system", "--timeout", "--chunk-timeout", "--dialect"],
+)
+def test_top_level_help_shows_the_main_options(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--help"]) == 0
+    assert f"\n  {option} " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--port", "99999"],
+        ["serve", "--port", "65536"],
+        ["serve", "--port", "-1"],
+    ],
+)
+def test_serve_refuses_a_port_out_of_range(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "expected a port number from 0 to 65535" in err
+    assert "bug" not in err
+
+
+def test_serve_takes_verbose() -> None:
+    args = _cli.build_parser().parse_args(["serve", "--verbose"])
+    assert args.verbose is True
+
+
 def test_help_shows_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
@@ -543,7 +599,13 @@ class Terminal:
     """The command on a pseudo-terminal: type at it, wait for its output."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        import fcntl
+        import struct
+        import termios
+
         master, slave = os.openpty()
+        # 40 rows, 160 columns: room for a status line without cutting it.
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _TAKE_TERMINAL, *args],
             stdin=slave,
@@ -681,6 +743,53 @@ def test_ctrl_c_during_an_answer_exits_130(
         lambda: server.requests[-1].outcome == "client_disconnected",
         timeout=READ_TIMEOUT,
     )
+
+
+def test_a_person_at_a_terminal_is_told_what_the_command_waits_for(
+    terminal: Callable[..., Terminal], server: LocalServer
+) -> None:
+    args = ["--chunk-timeout", "1.5", "--max-retries", "1", "silent please"]
+    term = terminal(args, server_env(server))
+    host = server.url.removeprefix("http://")
+    term.expect(f"aichatfree: waiting for {host} to answer: ")
+    term.expect("attempt 1 of 2 (1.5 s of silence allowed)")
+    term.expect("attempt 2 of 2 after APITimeoutError")
+    assert term.wait() == 6
+    term.expect("aichatfree: timed out:")
+    term.expect("--chunk-timeout")
+
+
+def test_the_waiting_notice_is_erased_before_the_answer(
+    terminal: Callable[..., Terminal], server: LocalServer
+) -> None:
+    term = terminal(["--timeout", "30", "slow start please"], server_env(server))
+    term.expect("(60 s of silence allowed, 30 s in all)")
+    term.expect("finally here")
+    assert term.wait() == 0
+    notice = term.raw.rindex("aichatfree: waiting for")
+    answer = term.raw.index("finally here")
+    assert notice < term.raw.rindex("\r\x1b[K") < answer  # the line was cleared
+
+
+def test_dash_at_a_terminal_reads_a_pasted_question(
+    terminal: Callable[..., Terminal], server: LocalServer
+) -> None:
+    term = terminal(["-"], server_env(server))
+    term.expect("type or paste the question, then press Ctrl-D")
+    term.type("first line of it\nthe pasted question\n")
+    term.type("\x04")  # Ctrl-D at the start of a line: the end of the input
+    term.expect("(1 turns) you said: the pasted question")
+    assert term.wait() == 0
+    sent = server.requests[-1].payload["messages"][-1]["parts"][0]["text"]
+    assert sent == "first line of it\nthe pasted question"
+
+
+def test_no_question_at_a_terminal_says_how_to_give_one(
+    terminal: Callable[..., Terminal], server: LocalServer
+) -> None:
+    term = terminal([], server_env(server))
+    assert term.wait() == 2
+    term.expect("aichatfree -")
 
 
 def test_ask_password_reads_a_hidden_prompt(
