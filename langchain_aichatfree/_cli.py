@@ -41,7 +41,6 @@ The table is `EXIT_CODES`; ``aichatfree --help`` prints it too.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import enum
 import getpass
@@ -69,18 +68,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from langchain_core.messages import (
-    AIMessage,
-    BaseMessage,
-    BaseMessageChunk,
-    HumanMessage,
-    SystemMessage,
-    messages_from_dict,
-    messages_to_dict,
-)
-from pydantic import SecretStr, ValidationError
-
-from langchain_aichatfree import _sync
 from langchain_aichatfree._constants import (
     DEFAULT_CHUNK_TIMEOUT,
     DEFAULT_MAX_RETRIES,
@@ -89,22 +76,15 @@ from langchain_aichatfree._constants import (
     ENV_SECRET,
 )
 from langchain_aichatfree._version import __version__
-from langchain_aichatfree.chat_models import ChatAIChatFree
-from langchain_aichatfree.errors import (
-    AIChatFreeError,
-    APIConnectionError,
-    APITimeoutError,
-    AuthenticationError,
-    ClientClosedError,
-    DeadlineExceededError,
-    DeploymentError,
-    RateLimitError,
-    StreamInterruptedError,
-    advice_text,
-    make_deadline_error,
-)
 
+# What a question needs (langchain-core, aiohttp, pydantic: most of a second to
+# import) is imported where it is used, so that --help, --version and a usage
+# error start at once; `test_public_api` checks that nothing heavy is imported.
 if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage, BaseMessageChunk
+
+    from langchain_aichatfree.chat_models import ChatAIChatFree
+    from langchain_aichatfree.errors import AIChatFreeError
     from langchain_aichatfree.testing import LocalServer
 
 __all__ = ["EXIT_CODES", "ExitCode", "exit_code_for", "main"]
@@ -182,6 +162,13 @@ def exit_code_for(error: BaseException) -> ExitCode:
     """
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
+    from langchain_aichatfree.errors import (
+        AIChatFreeError,
+        APIConnectionError,
+        AuthenticationError,
+        RateLimitError,
+    )
+
     if isinstance(error, AuthenticationError):
         return ExitCode.AUTH
     if isinstance(error, RateLimitError):
@@ -204,6 +191,8 @@ def _one_line(text: str, *, limit: int | None = _MAX_MESSAGE) -> str:
 
 def _validation_text(error: ValueError) -> str:
     """A pydantic ValidationError's complaints on one line, flags by their names."""
+    from pydantic import ValidationError
+
     if not isinstance(error, ValidationError):
         return str(error)
     parts = []
@@ -237,6 +226,8 @@ def _server_said(error: AIChatFreeError, limit: int | None) -> str:
     Long upstream texts (Gemini's quota message runs to 500 characters) are
     cut unless `limit` is `None`.
     """
+    from langchain_aichatfree.errors import advice_text
+
     if error.server_message is None:
         # The message ends with the advice in the library's words; the caller
         # adds it in the command line's.
@@ -257,6 +248,17 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
     Returns:
         The line, without the program name.
     """
+    from langchain_aichatfree.errors import (
+        AIChatFreeError,
+        APITimeoutError,
+        ClientClosedError,
+        DeadlineExceededError,
+        DeploymentError,
+        RateLimitError,
+        StreamInterruptedError,
+        advice_text,
+    )
+
     limit = None if verbose else _MAX_MESSAGE
     code = exit_code_for(error)
     if isinstance(error, StreamInterruptedError):
@@ -607,6 +609,10 @@ def _ask_password() -> str | None:
 
 
 def _make_model(args: argparse.Namespace) -> ChatAIChatFree:
+    from pydantic import SecretStr
+
+    from langchain_aichatfree.chat_models import ChatAIChatFree
+
     settings: dict[str, Any] = {
         name: getattr(args, name)
         for name in _CLI_FIELDS
@@ -621,6 +627,8 @@ def _make_model(args: argparse.Namespace) -> ChatAIChatFree:
 def _conversation(
     system: str | None, history: Sequence[BaseMessage], question: str
 ) -> list[BaseMessage]:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
     head: list[BaseMessage] = [SystemMessage(system)] if system else []
     return [*head, *history, HumanMessage(question)]
 
@@ -640,6 +648,10 @@ async def _chunks_within(
         DeadlineExceededError: The answer was not complete in time (the call,
             retries included, is cancelled).
     """
+    import asyncio
+
+    from langchain_aichatfree.errors import make_deadline_error
+
     loop = asyncio.get_running_loop()
     end = None if seconds is None else loop.time() + seconds
     shown: list[str] = []
@@ -668,6 +680,10 @@ async def _answer_within(
     answer: Coroutine[Any, Any, BaseMessage], seconds: float | None
 ) -> BaseMessage:
     """Await a whole answer, for at most `seconds`."""
+    import asyncio
+
+    from langchain_aichatfree.errors import make_deadline_error
+
     if seconds is None:
         return await answer
     try:
@@ -821,6 +837,8 @@ def _stream_into(
     pieces: list[str] = []
     finish_reason = None
     with _WaitNotice(model, seconds, enabled=notice) as waiting:
+        from langchain_aichatfree import _sync
+
         stream = _sync.iterate(lambda: _chunks_within(model.astream(messages), seconds))
         try:
             for chunk in stream:
@@ -878,6 +896,8 @@ def _ask(args: argparse.Namespace, out: _Output) -> ExitCode:
         seconds = _deadline(args)
         if args.json:
             with _WaitNotice(model, seconds, enabled=not args.verbose):
+                from langchain_aichatfree import _sync
+
                 answer = _sync.run(_answer_within(model.ainvoke(messages), seconds))
             result = {
                 "text": answer.text,
@@ -943,15 +963,21 @@ class ChatSession:
 
     def add_exchange(self, question: str, answer: str) -> None:
         """Keep a question and its complete answer."""
+        from langchain_core.messages import AIMessage, HumanMessage
+
         self.history += [HumanMessage(question), AIMessage(answer)]
 
     def to_messages(self) -> list[BaseMessage]:
         """Everything there is to save: the system message first, if any."""
+        from langchain_core.messages import SystemMessage
+
         head: list[BaseMessage] = [SystemMessage(self.system)] if self.system else []
         return [*head, *self.history]
 
     def save(self, path: Path) -> int:
         """Write the conversation as JSON (`messages_to_dict`); return its size."""
+        from langchain_core.messages import messages_to_dict
+
         messages = self.to_messages()
         text = json.dumps(messages_to_dict(messages), ensure_ascii=False, indent=2)
         path.write_text(text + "\n", encoding="utf-8")
@@ -964,6 +990,8 @@ class ChatSession:
             ValueError: The file does not hold a saved conversation (the
                 session is then unchanged).
         """
+        from langchain_core.messages import SystemMessage, messages_from_dict
+
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
             raise ValueError("not a conversation: expected a JSON list of messages")
@@ -1037,6 +1065,8 @@ def _chat_turn(
     seconds: float | None = None,
 ) -> None:
     """Ask one question in the session, keeping the exchange only if complete."""
+    from langchain_aichatfree.errors import AIChatFreeError
+
     out = _Output(sys.stdout)
     try:
         answer = _stream_into(
@@ -1164,6 +1194,8 @@ async def _serve_until_stopped(args: argparse.Namespace) -> None:
 
 def _serve(args: argparse.Namespace, out: _Output) -> ExitCode:
     with contextlib.suppress(KeyboardInterrupt):
+        import asyncio
+
         asyncio.run(_serve_until_stopped(args))
     return ExitCode.OK
 

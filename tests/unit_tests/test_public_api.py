@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
+
 import langchain_aichatfree
 
 EXPORTED = [
@@ -24,18 +29,30 @@ def test_all_is_pinned() -> None:
     assert sorted(langchain_aichatfree.__all__) == sorted(EXPORTED)
 
 
-def test_every_exported_name_is_importable() -> None:
-    for name in langchain_aichatfree.__all__:
-        assert getattr(langchain_aichatfree, name) is not None, name
+@pytest.mark.parametrize("name", EXPORTED)
+def test_every_exported_name_is_importable(name: str) -> None:
+    value = getattr(langchain_aichatfree, name)
+    assert value is not None
+    assert name in dir(langchain_aichatfree)
+    if name != "__version__":
+        assert value.__name__ == name
 
 
-def test_public_names_are_all_exported() -> None:
-    public = {
-        name
-        for name in vars(langchain_aichatfree)
-        if not name.startswith("_")
-        and not isinstance(
-            getattr(langchain_aichatfree, name), type(langchain_aichatfree)
-        )
-    }
-    assert public <= set(langchain_aichatfree.__all__) | {"annotations"}
+def test_other_names_are_not_there() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = langchain_aichatfree.Nope
+
+
+HEAVY = ("langchain_core", "aiohttp", "pydantic")
+
+
+def test_importing_the_package_imports_no_dependency() -> None:
+    """The names load on first use: `import` and `--help` stay fast."""
+    code = (
+        "import sys, langchain_aichatfree, langchain_aichatfree._cli\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
