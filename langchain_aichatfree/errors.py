@@ -465,7 +465,7 @@ def make_status_error(
     """Map a non-200 response to the error a caller should see.
 
     This is the one place that knows what the server's statuses and messages
-    mean (PROTOCOL.md's error tables); the transport only reads the whole body
+    mean (docs/protocol.md, section 4); the transport only reads the whole body
     and raises what this returns.
 
     Args:

@@ -1,4 +1,4 @@
-"""Every row of PROTOCOL.md's error tables maps to the right class and message."""
+"""Each row of docs/protocol.md's error tables maps to the right class and message."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The local server against PROTOCOL.md, through bare aiohttp clients and sockets.
+"""The local server against docs/protocol.md, through bare aiohttp clients and sockets.
 
 One module per concern: the signature, the error table and the order of the
 checks, successful streaming, failures, the script and request log,
