@@ -535,7 +535,8 @@ def test_serve_refuses_a_port_out_of_range(
 ) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "expected a port number from 0 to 65535" in err
+    assert "aichatfree serve: error: argument --port: expected a port number" in err
+    assert "0 to 65535" in err
     assert "bug" not in err
 
 
