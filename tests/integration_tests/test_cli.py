@@ -79,6 +79,7 @@ SCRIPTED: Mapping[str, Callable[[], Reply]] = {
     "late please": lambda: Reply("late", first_byte_delay=60),
     "silent please": lambda: Reply("late", first_byte_delay=60),
     "deadline please": lambda: Reply("late", first_byte_delay=60),
+    "json deadline please": lambda: Reply("late", first_byte_delay=60),
     "slow start please": lambda: Reply("finally here", first_byte_delay=2.5),
     "slow please": lambda: Reply(
         chunks=["Once upon a time", *[" and then"] * 600], chunk_delay=0.05
@@ -153,6 +154,7 @@ def cases() -> dict[str, Case]:
             ["--chunk-timeout", "1.5", "--max-retries", "1", "silent please"]
         ),
         "deadline": Case(["--timeout", "2", "deadline please"]),
+        "json_deadline": Case(["--json", "--timeout", "1.5", "json deadline please"]),
         "ask_password_piped": Case(
             ["--ask-password", "hi"],
             {"AICHATFREE_PASSWORD": None},
@@ -317,6 +319,14 @@ def test_chunk_timeout_bounds_each_silence_and_says_so(runs: Any) -> None:
     assert "chunk_timeout=1.5" in line
     assert "--chunk-timeout" in line
     assert "longer --timeout" not in line  # no --timeout was given
+
+
+def test_json_timeout_is_one_json_error(runs: Any) -> None:
+    result = runs["json_deadline"]
+    check_one_line(result, 6)
+    error = json.loads(result.stdout)["error"]
+    assert (error["type"], error["exit_code"]) == ("DeadlineExceededError", 6)
+    assert "--timeout 1.5 s" in error["message"]
 
 
 def test_timeout_bounds_the_whole_answer_retries_included(runs: Any) -> None:
