@@ -24,6 +24,7 @@ EXPORTED = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseTooLargeError",
+    "SiteProbeError",
     "StreamInterruptedError",
     "UnexpectedResponseError",
     "__version__",
