@@ -108,9 +108,12 @@ class QuotaStore(abc.ABC):
     """Cooldowns, budgets and probe leases of quota groups; every call atomic.
 
     ``now`` arguments exist for tests; leave them out in real use.
+
+    The public methods are written once, here; a store implements the private
+    ones (``_acquire``, ``_release``, ``_cool_down``, ``_take_out``,
+    ``_status``) and `aclose`.
     """
 
-    @abc.abstractmethod
     async def acquire(
         self,
         group: str,
@@ -137,8 +140,8 @@ class QuotaStore(abc.ABC):
         Returns:
             The grant.
         """
+        return await self._acquire(group, rpm, rpd, now)
 
-    @abc.abstractmethod
     async def release(self, group: str, *, success: bool) -> None:
         """End a call that held the probe lease.
 
@@ -148,8 +151,8 @@ class QuotaStore(abc.ABC):
                 cleared and the group is open to all. Else only the lease is
                 cleared (report a rate limit with `cool_down` first).
         """
+        await self._release(group, success)
 
-    @abc.abstractmethod
     async def cool_down(
         self,
         group: str,
@@ -173,8 +176,8 @@ class QuotaStore(abc.ABC):
         Returns:
             The effective deadline (epoch seconds) and its reason.
         """
+        return await self._cool_down(group, text, retry_after, now)
 
-    @abc.abstractmethod
     async def take_out(self, group: str, reason: str) -> None:
         """Take the group out (a 401): refused until restart or expiry.
 
@@ -182,8 +185,8 @@ class QuotaStore(abc.ABC):
             group: The quota group.
             reason: Shown in `status` (no secrets: a few words).
         """
+        await self._take_out(group, reason)
 
-    @abc.abstractmethod
     async def status(self, group: str, *, now: float | None = None) -> GroupStatus:
         """What the store knows about the group, without changing it.
 
@@ -194,10 +197,35 @@ class QuotaStore(abc.ABC):
         Returns:
             The group's status.
         """
+        return await self._status(group, now)
 
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Release connections; the store stays usable (it reconnects)."""
+
+    @abc.abstractmethod
+    async def _acquire(
+        self, group: str, rpm: int | None, rpd: int | None, now: float | None
+    ) -> Grant:
+        """See `acquire`."""
+
+    @abc.abstractmethod
+    async def _release(self, group: str, success: bool) -> None:
+        """See `release`."""
+
+    @abc.abstractmethod
+    async def _cool_down(
+        self, group: str, text: str | None, retry_after: float | None, now: float | None
+    ) -> tuple[float, str]:
+        """See `cool_down`."""
+
+    @abc.abstractmethod
+    async def _take_out(self, group: str, reason: str) -> None:
+        """See `take_out`."""
+
+    @abc.abstractmethod
+    async def _status(self, group: str, now: float | None) -> GroupStatus:
+        """See `status`."""
 
 
 # -- the in-memory store ------------------------------------------------------------
@@ -268,15 +296,9 @@ class MemoryStore(QuotaStore):
             state.strikes, state.probe_pending = 0, False
         return state
 
-    async def acquire(
-        self,
-        group: str,
-        *,
-        rpm: int | None,
-        rpd: int | None,
-        now: float | None = None,
+    async def _acquire(
+        self, group: str, rpm: int | None, rpd: int | None, now: float | None
     ) -> Grant:
-        """See `QuotaStore.acquire`."""
         now = time.time() if now is None else now
         day = pacific_day(now)
         with self._lock:
@@ -307,8 +329,7 @@ class MemoryStore(QuotaStore):
                 state.lease_until = now + self._lease
             return Grant(ok=True, probe=probe)
 
-    async def release(self, group: str, *, success: bool) -> None:
-        """See `QuotaStore.release`."""
+    async def _release(self, group: str, success: bool) -> None:
         with self._lock:
             state = self._groups.get(group)
             if state is None:
@@ -318,15 +339,9 @@ class MemoryStore(QuotaStore):
                 state.probe_pending = False
                 state.strikes = 0
 
-    async def cool_down(
-        self,
-        group: str,
-        *,
-        text: str | None,
-        retry_after: float | None,
-        now: float | None = None,
+    async def _cool_down(
+        self, group: str, text: str | None, retry_after: float | None, now: float | None
     ) -> tuple[float, str]:
-        """See `QuotaStore.cool_down`."""
         now = time.time() if now is None else now
         with self._lock:
             state = self._group(group, now)
@@ -341,16 +356,14 @@ class MemoryStore(QuotaStore):
             assert state.reason is not None  # noqa: S101 - set with the deadline
             return state.cooling_until, state.reason
 
-    async def take_out(self, group: str, reason: str) -> None:
-        """See `QuotaStore.take_out`."""
+    async def _take_out(self, group: str, reason: str) -> None:
         now = time.time()
         with self._lock:
             state = self._group(group, now)
             state.out_reason = reason
             state.out_until = now + self._out_for
 
-    async def status(self, group: str, *, now: float | None = None) -> GroupStatus:
-        """See `QuotaStore.status`."""
+    async def _status(self, group: str, now: float | None) -> GroupStatus:
         now = time.time() if now is None else now
         day = pacific_day(now)
         with self._lock:

@@ -56,6 +56,7 @@ from langchain_aichatfree._quota_redis_scripts import (
     RELEASE,
     STATUS,
     GroupKeys,
+    group_keys,
 )
 
 try:
@@ -140,6 +141,10 @@ class _Connection:
             yield
         finally:
             await self.close()
+
+    async def take_out(self, key: str, reason: str, seconds: float) -> None:
+        """Set the take-out key for ``seconds`` (one ``SET ... PX``)."""
+        await self.client.set(key, reason, px=max(1, int(seconds * 1000)))
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -230,7 +235,7 @@ class RedisStore(QuotaStore):
         )
 
     def _keys(self, group: str) -> GroupKeys:
-        return GroupKeys(self.prefix, group)
+        return group_keys(self.prefix, group)
 
     # -- connection and fallback --------------------------------------------------
 
@@ -326,10 +331,11 @@ class RedisStore(QuotaStore):
         day = pacific_day(now)
         day_ttl = int(next_pacific_midnight(now) - now) + DAY_KEY_GRACE
         for group, state in gathered.export().items():
+            keys = self._keys(group)
             if state.cooling_until is not None and state.cooling_until > now:
                 delay = state.cooling_until - now
                 await connection.cool_down(
-                    keys=[self._keys(group).cool],
+                    keys=[keys.cool],
                     args=[
                         repr(now),
                         repr(self._recur),
@@ -338,10 +344,8 @@ class RedisStore(QuotaStore):
                     ],
                 )
             if state.out_reason is not None and state.out_until > now:
-                await connection.client.set(
-                    self._keys(group).out,
-                    state.out_reason,
-                    px=max(1, int((state.out_until - now) * 1000)),
+                await connection.take_out(
+                    keys.out, state.out_reason, state.out_until - now
                 )
             stamps = [t for t in state.minute if t > now - self.rpm_window]
             count = state.day_count if state.day == day else 0
@@ -350,34 +354,23 @@ class RedisStore(QuotaStore):
                 for stamp in stamps:
                     args += [repr(stamp), os.urandom(8).hex()]
                 await connection.merge_counts(
-                    keys=[self._keys(group).rpm, self._keys(group).rpd(day)],
+                    keys=[keys.rpm, keys.rpd(day)],
                     args=args,
                 )
 
     # -- the interface --------------------------------------------------------------
 
-    async def acquire(
-        self,
-        group: str,
-        *,
-        rpm: int | None,
-        rpd: int | None,
-        now: float | None = None,
+    async def _acquire(
+        self, group: str, rpm: int | None, rpd: int | None, now: float | None
     ) -> Grant:
-        """See `QuotaStore.acquire`."""
         clock = time.time() if now is None else now
         day = pacific_day(clock)
         midnight = next_pacific_midnight(clock)
+        keys = self._keys(group)
 
         async def remote(c: _Connection) -> Grant:
             reply = await c.acquire(
-                keys=[
-                    self._keys(group).cool,
-                    self._keys(group).lease,
-                    self._keys(group).rpm,
-                    self._keys(group).rpd(day),
-                    self._keys(group).out,
-                ],
+                keys=[keys.cool, keys.lease, keys.rpm, keys.rpd(day), keys.out],
                 args=[
                     "" if now is None else repr(now),
                     "" if rpm is None else str(rpm),
@@ -401,12 +394,12 @@ class RedisStore(QuotaStore):
             remote, lambda m: m.acquire(group, rpm=rpm, rpd=rpd, now=now)
         )
 
-    async def release(self, group: str, *, success: bool) -> None:
-        """See `QuotaStore.release`."""
+    async def _release(self, group: str, success: bool) -> None:
+        keys = self._keys(group)
 
         async def remote(c: _Connection) -> None:
             await c.release(
-                keys=[self._keys(group).cool, self._keys(group).lease],
+                keys=[keys.cool, keys.lease],
                 args=["1" if success else "0"],
             )
 
@@ -417,16 +410,11 @@ class RedisStore(QuotaStore):
         await self._fallback.release(group, success=success)
         await self._run(remote, local)
 
-    async def cool_down(
-        self,
-        group: str,
-        *,
-        text: str | None,
-        retry_after: float | None,
-        now: float | None = None,
+    async def _cool_down(
+        self, group: str, text: str | None, retry_after: float | None, now: float | None
     ) -> tuple[float, str]:
-        """See `QuotaStore.cool_down`."""
         clock = time.time() if now is None else now
+        keys = self._keys(group)
         # One candidate delay per strike count; the script picks by the stored
         # strikes, so the policy stays in `cooldown_for` and the choice atomic.
         delays: list[str] = []
@@ -443,7 +431,7 @@ class RedisStore(QuotaStore):
 
         async def remote(c: _Connection) -> tuple[float, str]:
             deadline, stored_reason = await c.cool_down(
-                keys=[self._keys(group).cool],
+                keys=[keys.cool],
                 args=[
                     "" if now is None else repr(now),
                     repr(self._recur),
@@ -458,33 +446,24 @@ class RedisStore(QuotaStore):
             lambda m: m.cool_down(group, text=text, retry_after=retry_after, now=now),
         )
 
-    async def take_out(self, group: str, reason: str) -> None:
-        """See `QuotaStore.take_out`."""
+    async def _take_out(self, group: str, reason: str) -> None:
+        keys = self._keys(group)
 
         async def remote(c: _Connection) -> None:
-            await c.client.set(
-                self._keys(group).out,
-                reason,
-                px=max(1, int(self._out_for * 1000)),
-            )
+            await c.take_out(keys.out, reason, self._out_for)
 
         async def local(m: MemoryStore) -> None:
             await m.take_out(group, reason)
 
         await self._run(remote, local)
 
-    async def status(self, group: str, *, now: float | None = None) -> GroupStatus:
-        """See `QuotaStore.status`."""
+    async def _status(self, group: str, now: float | None) -> GroupStatus:
         day = pacific_day(time.time() if now is None else now)
+        keys = self._keys(group)
 
         async def remote(c: _Connection) -> GroupStatus:
             cooling_until, reason, rpm_used, rpd_used, out = await c.status(
-                keys=[
-                    self._keys(group).cool,
-                    self._keys(group).rpm,
-                    self._keys(group).rpd(day),
-                    self._keys(group).out,
-                ],
+                keys=[keys.cool, keys.rpm, keys.rpd(day), keys.out],
                 args=["" if now is None else repr(now), repr(self.rpm_window)],
             )
             return GroupStatus(

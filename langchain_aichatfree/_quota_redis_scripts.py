@@ -19,8 +19,7 @@ password, no request text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
     "ACQUIRE",
@@ -30,43 +29,26 @@ __all__ = [
     "RELEASE",
     "STATUS",
     "GroupKeys",
+    "group_keys",
 ]
 
 
-@dataclass(frozen=True)
-class GroupKeys:
+class GroupKeys(NamedTuple):
     """The Redis keys of one quota group (the layout in the module docstring).
 
     Attributes:
-        prefix: Every key starts with it.
-        group: The quota group.
+        cool: The cooldown hash: until, reason, strikes, probe.
+        lease: The probe lease.
+        rpm: The sorted set of the minute window's requests.
+        out: Why the group was taken out.
+        day_prefix: The start of every per-day counter's key (see `rpd`).
     """
 
-    prefix: str
-    group: str
-
-    def _name(self, suffix: str) -> str:
-        return f"{self.prefix}{self.group}:{suffix}"
-
-    @property
-    def cool(self) -> str:
-        """The cooldown hash: until, reason, strikes, probe."""
-        return self._name("cool")
-
-    @property
-    def lease(self) -> str:
-        """The probe lease."""
-        return self._name("lease")
-
-    @property
-    def rpm(self) -> str:
-        """The sorted set of the minute window's requests."""
-        return self._name("rpm")
-
-    @property
-    def out(self) -> str:
-        """Why the group was taken out."""
-        return self._name("out")
+    cool: str
+    lease: str
+    rpm: str
+    out: str
+    day_prefix: str
 
     def rpd(self, day: str) -> str:
         """The counter of one Pacific day's requests.
@@ -77,7 +59,27 @@ class GroupKeys:
         Returns:
             The key.
         """
-        return self._name(f"rpd:{day}")
+        return self.day_prefix + day
+
+
+def group_keys(prefix: str, group: str) -> GroupKeys:
+    """The keys of ``group`` under ``prefix``.
+
+    Args:
+        prefix: Every key starts with it.
+        group: The quota group.
+
+    Returns:
+        The group's keys.
+    """
+    base = f"{prefix}{group}:"
+    return GroupKeys(
+        cool=base + "cool",
+        lease=base + "lease",
+        rpm=base + "rpm",
+        out=base + "out",
+        day_prefix=base + "rpd:",
+    )
 
 
 DAY_KEY_GRACE: Final = 3600

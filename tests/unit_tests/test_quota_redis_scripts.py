@@ -10,12 +10,12 @@ from langchain_aichatfree._quota_redis_scripts import (
     MERGE_COUNTS,
     RELEASE,
     STATUS,
-    GroupKeys,
+    group_keys,
 )
 
 
 def test_group_keys_follow_the_documented_layout() -> None:
-    keys = GroupKeys("aichatfree:", "proj-a")
+    keys = group_keys("aichatfree:", "proj-a")
     assert keys.cool == "aichatfree:proj-a:cool"
     assert keys.lease == "aichatfree:proj-a:lease"
     assert keys.rpm == "aichatfree:proj-a:rpm"
