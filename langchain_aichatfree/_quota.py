@@ -257,7 +257,7 @@ class MemoryStore(QuotaStore):
     Args:
         rpm_window: The per-minute window's length in seconds (shorter for
             tests and benchmarks against a `LocalServer` with a short window).
-        recur: See `strikes_after`.
+        recur: See `langchain_aichatfree._quota_policy.strikes_after`.
         lease: How long a probe lease lasts at most, in seconds.
         out_for: How long a taken-out group stays out, in seconds.
     """

@@ -163,7 +163,7 @@ class RedisStore(QuotaStore):
             a password in it is never shown).
         prefix: Every key starts with it.
         rpm_window: The per-minute window's length in seconds.
-        recur: See `langchain_aichatfree._quota.strikes_after`.
+        recur: See `langchain_aichatfree._quota_policy.strikes_after`.
         lease: How long a probe lease lasts at most, in seconds.
         out_for: How long a taken-out group stays out, in seconds.
         connect_timeout: Seconds to connect to Redis.
