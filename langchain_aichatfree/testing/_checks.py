@@ -19,6 +19,9 @@ from typing import Any, Final, Literal
 from langchain_aichatfree.testing import _js
 from langchain_aichatfree.testing._reply import UPSTREAM_ERRORS, empty_text_error
 
+Dialect = Literal["gemini", "chatgpt-demo"]
+"""The web app family a deployment runs: GeminiProChat/AIChatFree or chatgpt-demo."""
+
 ERROR_CONTENT_TYPE: Final = "text/plain;charset=UTF-8"
 """What the real server labels its (JSON) error bodies with."""
 
@@ -194,7 +197,7 @@ def _parts_text(message: Any) -> str:
 def check_request(
     payload: Any,
     *,
-    dialect: Literal["gemini", "chatgpt-demo"],
+    dialect: Dialect,
     secret: str,
     passwords: frozenset[str],
 ) -> Rejection | Accepted:

@@ -69,17 +69,17 @@ class Playback:
             return self._abandon(woke)
         failure = self.upstream.failure(reply)
         if failure is not None:
-            self._set(status=failure.status, outcome="error")
+            self._change_record(status=failure.status, outcome="error")
             return plain_response(failure)
 
         writes = reply.writes(self.upstream.rechunk)
         total = len(writes)
         for written in range(total + 1):
             if _is_due(reply.cut_after, written, total):
-                self._set(outcome="cut")
+                self._change_record(outcome="cut")
                 if self.connection.transport is not None:
                     self.connection.transport.abort()
-                return self._returned()
+                return self._response_so_far()
             if _is_due(reply.fail_after, written, total):
                 return await self._end_cleanly(SENTINEL, "sentinel")
             if _is_due(reply.stall_after, written, total):
@@ -128,15 +128,15 @@ class Playback:
             return "gave_up" if seconds >= timeout else "elapsed"
         return "stopping" if self.is_stopping() else "lost"
 
-    def _set(self, **changes: object) -> None:
+    def _change_record(self, **changes: object) -> None:
         self.record = self.log.update(self.record, **changes)
 
-    def _returned(self) -> web.StreamResponse:
+    def _response_so_far(self) -> web.StreamResponse:
         return self.response if self.response is not None else web.Response()
 
     async def _end_cleanly(self, last: bytes, outcome: str) -> web.StreamResponse:
         """Write ``last`` (if any) and end the chunked body cleanly."""
-        self._set(outcome=outcome)
+        self._change_record(outcome=outcome)
         try:
             if self.response is None:
                 self.response = await _start_stream(self.request)
@@ -145,12 +145,12 @@ class Playback:
             await self.response.write_eof()
         except ConnectionError:
             self.record = self.log.client_left(self.record)
-        return self._returned()
+        return self._response_so_far()
 
     def _give_up(self) -> web.StreamResponse:
         """The upstream stayed silent before its first token: a 500."""
         failure = self.upstream.gave_up_before_first_chunk()
-        self._set(status=failure.status, outcome="stalled")
+        self._change_record(status=failure.status, outcome="stalled")
         return plain_response(failure)
 
     def _abandon(self, why: WakeReason) -> web.StreamResponse:
@@ -158,12 +158,12 @@ class Playback:
         if why == "stopping":
             if self.connection.transport is not None:
                 self.connection.transport.abort()
-            self._set(outcome="server_stopped")
+            self._change_record(outcome="server_stopped")
         else:
             self.record = self.log.client_left(self.record)
         # aiohttp finishes the returned response; on a closed transport that
         # fails quietly (it treats it as a premature client disconnection).
-        return self._returned()
+        return self._response_so_far()
 
 
 def _is_due(count: int | None, written: int, total: int) -> bool:

@@ -35,6 +35,7 @@ from langchain_aichatfree.testing import _js
 from langchain_aichatfree.testing._checks import (
     MALFORMED,
     Accepted,
+    Dialect,
     Rejection,
     accepted_passwords,
     check_request,
@@ -45,7 +46,7 @@ from langchain_aichatfree.testing._quota import Quota
 from langchain_aichatfree.testing._reply import Reply, echo_responder
 from langchain_aichatfree.testing._request_log import RecordedRequest, RequestLog
 from langchain_aichatfree.testing._site import SitePages, SiteRequest, SiteRoutes
-from langchain_aichatfree.testing._upstream import Dialect, FakeUpstream, Responder
+from langchain_aichatfree.testing._upstream import FakeUpstream, Responder
 
 __all__ = ["Dialect", "LocalServer", "RecordedRequest", "Responder"]
 

@@ -30,10 +30,11 @@ from typing import Final, Literal
 
 from aiohttp import web
 
+from langchain_aichatfree.testing._checks import Dialect
+
 SiteVariant = Literal[
     "app", "unrelated", "no_signature", "cross_site_script", "huge_script", "redirect"
 ]
-_Dialect = Literal["gemini", "chatgpt-demo"]
 
 REAL_SCRIPT_BYTES: Final = 1_250_000
 """About the size of a real chat script (1.2 to 1.3 MB minified)."""
@@ -97,7 +98,7 @@ class SiteRoutes:
         self,
         pages: SitePages,
         *,
-        dialect: _Dialect,
+        dialect: Dialect,
         secret: str,
         passwords: frozenset[str],
     ) -> None:
@@ -180,7 +181,7 @@ def _hash(content: bytes) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _build(pages: SitePages, dialect: _Dialect, secret: str) -> Mapping[str, _File]:
+def _build(pages: SitePages, dialect: Dialect, secret: str) -> Mapping[str, _File]:
     """Every file of the site, by path (cached: the chat script is large)."""
     rng = random.Random(f"{dialect}:{secret}:{pages.variant}")  # noqa: S311
     web_js = _solid_runtime(rng)
@@ -319,7 +320,7 @@ _DIGEST: Final = (
 )
 
 
-def _request_code(rng: random.Random, dialect: _Dialect, signed: bool) -> str:
+def _request_code(rng: random.Random, dialect: Dialect, signed: bool) -> str:
     """The component's request, as the family's minified Generator sends it."""
     s, ms, d, o, i, u, k, f = _letters(rng, 8)
     sign = "generateSignature" if signed else "Qc"
@@ -367,7 +368,7 @@ def _filler(rng: random.Random, size: int) -> str:
 
 def _chat_script(
     rng: random.Random,
-    dialect: _Dialect,
+    dialect: Dialect,
     secret: str,
     pages: SitePages,
     web_name: str,

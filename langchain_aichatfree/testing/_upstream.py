@@ -12,10 +12,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Literal
 
 from langchain_aichatfree.testing._checks import (
     Accepted,
+    Dialect,
     Rejection,
     openai_error,
     site_error,
@@ -26,7 +26,6 @@ from langchain_aichatfree.testing._reply import _PREFIX, UPSTREAM_ERRORS, Reply
 
 _log = logging.getLogger("langchain_aichatfree.testing")
 
-Dialect = Literal["gemini", "chatgpt-demo"]
 Responder = Callable[[list[dict[str, str]]], "str | Reply"]
 
 
