@@ -86,7 +86,9 @@ class SiteRequest:
 
 
 @dataclass(frozen=True)
-class _File:
+class _ServedFile:
+    """One page or script the site serves, with its content type."""
+
     body: bytes
     content_type: str
 
@@ -181,7 +183,9 @@ def _hash(content: bytes) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _build(pages: SitePages, dialect: Dialect, secret: str) -> Mapping[str, _File]:
+def _build(
+    pages: SitePages, dialect: Dialect, secret: str
+) -> Mapping[str, _ServedFile]:
     """Every file of the site, by path (cached: the chat script is large)."""
     rng = random.Random(f"{dialect}:{secret}:{pages.variant}")  # noqa: S311
     web_js = _solid_runtime(rng)
@@ -202,20 +206,20 @@ def _build(pages: SitePages, dialect: Dialect, secret: str) -> Mapping[str, _Fil
         component_url = pages.elsewhere.rstrip("/") + chat_name
     title = "Gemini Pro Chat" if dialect == "gemini" else "ChatGPT API"
     files = {
-        "/": _File(
+        "/": _ServedFile(
             _page(title, component_url, client_name, hoisted_name, web_name).encode(),
             _HTML,
         ),
-        "/password": _File(_password_page(title).encode(), _HTML),
-        web_name: _File(web_js.encode(), _JS),
-        client_name: _File(client_js.encode(), _JS),
-        hoisted_name: _File(hoisted_js.encode(), _JS),
+        "/password": _ServedFile(_password_page(title).encode(), _HTML),
+        web_name: _ServedFile(web_js.encode(), _JS),
+        client_name: _ServedFile(client_js.encode(), _JS),
+        hoisted_name: _ServedFile(hoisted_js.encode(), _JS),
     }
     if pages.variant != "huge_script":
-        files[chat_name] = _File(chat_js.encode(), _JS)
+        files[chat_name] = _ServedFile(chat_js.encode(), _JS)
     if pages.variant == "unrelated":
-        files["/"] = _File(_UNRELATED_PAGE.encode(), _HTML)
-        files["/assets/main.js"] = _File(_UNRELATED_SCRIPT.encode(), _JS)
+        files["/"] = _ServedFile(_UNRELATED_PAGE.encode(), _HTML)
+        files["/assets/main.js"] = _ServedFile(_UNRELATED_SCRIPT.encode(), _JS)
     return files
 
 
