@@ -32,15 +32,11 @@ from langchain_aichatfree import (
 def main() -> None:
     model = ChatAIChatFree(max_retries=2)
 
-    # Retry only what a retry can fix: the error says so itself...
-    chain = model.with_retry(
-        retry_if_exception_type=lambda e: getattr(e, "is_retryable", False),
-        stop_after_attempt=3,
-    )
-    print("with_retry:", chain.invoke("Hi!").content)
-    # ...or name the classes (AuthenticationError and InvalidRequestError are not).
+    # Retry only what a retry can fix: name the retryable classes
+    # (AuthenticationError and InvalidRequestError are not among them).
     chain = model.with_retry(
         retry_if_exception_type=(RateLimitError, APIError, APIConnectionError),
+        stop_after_attempt=3,
     )
     print("with_retry by class:", chain.invoke("Hello!").content)
 
