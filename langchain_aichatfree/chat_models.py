@@ -6,7 +6,7 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -338,7 +338,12 @@ class ChatAIChatFree(BaseChatModel):
     Not secret: they show in reprs, dumps and traces."""
 
     dialect: Literal["gemini", "chatgpt-demo"] = Field(
-        default_factory=from_env(ENV_DIALECT, default="gemini"),
+        # The variable's text is checked against the Literal (validate_default);
+        # the cast only tells older pydantic's mypy plugin what comes out.
+        default_factory=cast(
+            "Callable[[], Literal['gemini', 'chatgpt-demo']]",
+            from_env(ENV_DIALECT, default="gemini"),
+        ),
         validate_default=True,
     )
     """The deployment's web app family: GeminiProChat (`"gemini"`) or the older
