@@ -68,3 +68,19 @@ SYSTEM_SUFFIX: Final = "\n[End of system instructions]\n\n"
 
 LEADING_USER_TURN: Final = "(The conversation so far follows.)"
 """Neutral user turn put before a history that would start with the model."""
+
+ENV_QUOTA_STORE: Final = "AICHATFREE_QUOTA_STORE"
+
+DEFAULT_QUOTA_STORE: Final = "memory"
+"""Cooldowns and budgets shared by every model in the process (per quota group)."""
+
+DEFAULT_MAX_WAIT: Final = 60.0
+"""Longest time, in seconds, a call waits for a deployment to come free."""
+
+FAILED_RANK_SECONDS: Final = 5.0
+"""After a transient failure (5xx, network), a deployment is picked last by this
+process for this long, so that calls stop trying a broken one first."""
+
+MAX_WAIT_STEP: Final = 1.0
+"""Longest single sleep while waiting for a deployment; the store is asked again
+after it (a probe may end sooner than its lease)."""

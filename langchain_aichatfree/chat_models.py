@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -37,6 +38,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    field_validator,
     model_validator,
 )
 from typing_extensions import Self
@@ -47,21 +49,27 @@ from langchain_aichatfree._constants import (
     DEFAULT_CHUNK_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_WAIT,
     DEFAULT_MODEL,
+    DEFAULT_QUOTA_STORE,
     ENV_BASE_URL,
     ENV_PASSWORD,
+    ENV_QUOTA_STORE,
     ENV_SECRET,
     GENERATE_PATH,
     MAX_OUTPUT_TOKENS,
     PROVIDER,
     USER_AGENT,
 )
+from langchain_aichatfree._deployment import Deployment, check_base_url, public_url
 from langchain_aichatfree._protocol import (
     PreparedRequest,
     estimate_tokens,
     prepare_request,
     tokens_for_bytes,
 )
+from langchain_aichatfree._quota import store_from_url
+from langchain_aichatfree._router import Router, endpoints_for
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree._tools import (
     JsonAnswerParser,
@@ -91,6 +99,7 @@ _CALL_KWARGS = frozenset(
         "timeout",
         "chunk_timeout",
         "max_retries",
+        "max_wait",
         "proxy",
         "connector",
         "stream",
@@ -296,17 +305,59 @@ class ChatAIChatFree(BaseChatModel):
     """Whether TLS certificates are verified. Turn off only for a self-hosted
     deployment with a certificate you trust but cannot verify."""
 
+    deployments: list[Deployment] | None = None
+    """Several deployments to route calls over (see `Deployment`): each call
+    goes to one that is neither cooling down after a rate limit nor out of its
+    declared budget, and fails over to another. When set, it replaces
+    `base_url`, `password`, `secret` and `dialect` (setting both is an error).
+    Unset, the one deployment those fields name is a pool of one, with the
+    same cooldowns."""
+
+    quota_store: str = Field(
+        default_factory=from_env(ENV_QUOTA_STORE, default=DEFAULT_QUOTA_STORE),
+        repr=False,
+    )
+    """Where cooldowns, budgets and probes are kept (env
+    `AICHATFREE_QUOTA_STORE`): ``"memory"`` (shared by every model in the
+    process) or a ``redis://``, ``rediss://`` or ``unix://`` URL (shared by
+    every process naming it; ``pip install langchain-aichatfree[redis]``)."""
+
+    max_wait: float = Field(default=DEFAULT_MAX_WAIT, ge=0)
+    """Seconds a call may wait for a deployment to come free (also per call).
+    Past it, `RateLimitError` with `retry_after` = seconds until the earliest
+    deployment frees."""
+
+    @field_validator("quota_store", mode="before")
+    @classmethod
+    def _default_quota_store(cls, value: Any) -> Any:
+        # A serialised model holds the store URL as a secret (it may carry the
+        # Redis password); loaded without it, the default applies.
+        if value is None:
+            return os.environ.get(ENV_QUOTA_STORE, DEFAULT_QUOTA_STORE)
+        return value
+
     _pool: SessionPool = PrivateAttr(default_factory=SessionPool)
+    _router: Router | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _validate(self) -> Self:
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            msg = (
-                f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, "
-                f"got {self.base_url!r}."
+        if self.deployments is not None:
+            explicit = sorted(
+                {"base_url", "password", "secret", "dialect"} & self.model_fields_set
             )
-            raise ValueError(msg)
+            if explicit:
+                msg = (
+                    f"Set either deployments or {', '.join(explicit)}, not both: "
+                    "each Deployment has its own base_url, password, secret and "
+                    "dialect."
+                )
+                raise ValueError(msg)
+            if not self.deployments:
+                msg = "deployments must name at least one Deployment."
+                raise ValueError(msg)
+        else:
+            check_base_url(self.base_url)
+        _check_quota_store(self.quota_store)
         _check_stop(self.stop)
         return self
 
@@ -319,7 +370,8 @@ class ChatAIChatFree(BaseChatModel):
     @property
     def lc_secrets(self) -> dict[str, str]:
         """Fields that are secrets, and the env vars they come from."""
-        return {"password": ENV_PASSWORD}
+        # A Redis URL may carry the Redis password.
+        return {"password": ENV_PASSWORD, "quota_store": ENV_QUOTA_STORE}
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -330,7 +382,9 @@ class ChatAIChatFree(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {
             "model": self.model,
-            "base_url": self.base_url,
+            "base_url": self.base_url
+            if self.deployments is None
+            else [d.url for d in self.deployments],
             "dialect": self.dialect,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
@@ -374,19 +428,40 @@ class ChatAIChatFree(BaseChatModel):
         """The URL requests are posted to."""
         return self.base_url.rstrip("/") + GENERATE_PATH
 
-    def _headers(self) -> dict[str, str]:
-        parts = urlsplit(self.base_url)
+    def _headers(self, base_url: str | None = None) -> dict[str, str]:
+        base_url = self.base_url if base_url is None else base_url
+        parts = urlsplit(base_url)
         origin = f"{parts.scheme}://{parts.netloc}"
         headers = {
             "Content-Type": "text/plain;charset=UTF-8",
             "Accept": "*/*",
             "Origin": origin,
-            "Referer": self.base_url.rstrip("/") + "/",
+            "Referer": base_url.rstrip("/") + "/",
             "User-Agent": USER_AGENT,
         }
         if self.default_headers:
             headers.update(self.default_headers)
         return headers
+
+    def _get_router(self) -> Router:
+        """The model's pool and quota store, made on first use (no I/O)."""
+        router = self._router
+        if router is None:
+            implicit = self.deployments is None
+            deployments = self.deployments or [
+                Deployment(
+                    base_url=self.base_url,
+                    password=self.password,
+                    secret=self.secret,
+                    dialect=self.dialect,
+                )
+            ]
+            router = self._router = Router(
+                endpoints_for(deployments, self._headers, GENERATE_PATH),
+                store_from_url(self.quota_store),
+                implicit=implicit,
+            )
+        return router
 
     def _prepare(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: Any
@@ -413,11 +488,16 @@ class ChatAIChatFree(BaseChatModel):
         if connector is not None and not isinstance(connector, aiohttp.BaseConnector):
             msg = f"connector must be an aiohttp connector, got {type(connector)}."
             raise TypeError(msg)
+        max_wait = kwargs.get("max_wait", self.max_wait)
+        if not isinstance(max_wait, (int, float)) or max_wait < 0:
+            msg = f"max_wait must be a number of seconds >= 0, got {max_wait!r}."
+            raise ValueError(msg)
         temperature = kwargs.get("temperature", self.temperature)
         tools = _plan_tools(messages, kwargs, temperature)
+        router = self._get_router()
         request = prepare_request(
             messages,
-            dialect=self.dialect,
+            dialect=router.endpoints[0].deployment.dialect,
             temperature=temperature,
             instructions=tools.instructions if tools is not None else None,
         )
@@ -439,17 +519,22 @@ class ChatAIChatFree(BaseChatModel):
             max_response_bytes=self.max_response_bytes,
             follow_redirects=self.follow_redirects,
             verify_ssl=self.verify_ssl,
+            router=router,
+            max_wait=float(max_wait),
         )
         return request, options, kwargs.get("model") or self.model, tools
 
     def _metadata(
         self, state: AnswerState, request: PreparedRequest, model: str
     ) -> tuple[dict[str, Any], UsageMetadata]:
-        response_metadata = {
+        response_metadata: dict[str, Any] = {
             "model_name": model,
             "finish_reason": state.finish_reason or "stop",
             "model_provider": PROVIDER,
         }
+        if state.deployment is not None:
+            response_metadata["deployment"] = state.deployment
+            response_metadata["routing"] = list(state.routing)
         input_tokens = tokens_for_bytes(request.input_text_bytes)
         output_tokens = tokens_for_bytes(state.text_bytes)
         usage = UsageMetadata(
@@ -822,6 +907,27 @@ class ChatAIChatFree(BaseChatModel):
             temperature=self.dialect == "chatgpt-demo",
         )
 
+    # -- quotas ---------------------------------------------------------------
+
+    async def aquota_status(self) -> list[dict[str, Any]]:
+        """The quota state of each deployment, as the store has it now.
+
+        Returns:
+            One dict per deployment, in the pool's order: ``base_url`` (no
+            credentials), ``quota_group``, ``cooling_until`` (epoch seconds, or
+            ``None``), ``reason`` (why it cools or is out), ``rpm_used`` and
+            ``rpd_used`` (requests counted in the current minute and day).
+        """
+        return await self._get_router().status()
+
+    def quota_status(self) -> list[dict[str, Any]]:
+        """`aquota_status` from synchronous code.
+
+        Returns:
+            One dict per deployment (see `aquota_status`).
+        """
+        return _sync.run(self.aquota_status())
+
     # -- lifecycle ------------------------------------------------------------
 
     async def aclose(self) -> None:
@@ -895,6 +1001,15 @@ def _last_tool_chunk(
         ),
         generation_info={"finish_reason": metadata["finish_reason"]},
     )
+
+
+def _check_quota_store(url: str) -> None:
+    if url != "memory" and urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+        msg = (
+            "quota_store must be 'memory' or a redis://, rediss:// or unix:// URL, "
+            f"got {public_url(url)!r}."
+        )
+        raise ValueError(msg)
 
 
 def _check_stop(stop: Sequence[str] | None) -> None:
