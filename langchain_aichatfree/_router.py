@@ -33,7 +33,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_aichatfree._constants import FAILED_RANK_SECONDS, MAX_WAIT_STEP
+from langchain_aichatfree._constants import (
+    FAILED_RANK_SECONDS,
+    MAX_WAIT_STEP,
+    PROBE_POLL,
+    RPM_WINDOW,
+)
 from langchain_aichatfree._deployment import Deployment
 from langchain_aichatfree._protocol import PreparedRequest
 from langchain_aichatfree._quota import QuotaStore
@@ -53,9 +58,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("langchain_aichatfree")
-
-_WINDOW_SECONDS = 60.0
-"""The store's per-minute window, unless the store says otherwise."""
 
 _MIN_SLEEP = 0.005
 """Shortest sleep while waiting (a deadline just passed, a probe under way)."""
@@ -159,7 +161,7 @@ class Router:
         self._known: dict[str, _Known] = {}
         self._out: dict[int, str] = {}
         self._cursor = itertools.count()
-        self._window = float(getattr(store, "window_seconds", _WINDOW_SECONDS))
+        self._window = float(getattr(store, "rpm_window", RPM_WINDOW))
 
     def route(
         self, request: PreparedRequest, options: CallOptions, max_wait: float
@@ -272,6 +274,16 @@ class Router:
         return rows
 
 
+def _free_at(refusal: _Refusal, now: float) -> float:
+    """When a refused deployment may next be tried.
+
+    A probe under way usually ends long before its lease: ask again soon.
+    """
+    if refusal.reason == "probing" or refusal.free_at is None:
+        return now + PROBE_POLL
+    return refusal.free_at
+
+
 def _reason_text(error: AIChatFreeError) -> str:
     """A short, secret-free reason for routing records and status."""
     first = error.message.split(". ", 1)[0]
@@ -353,7 +365,7 @@ class Route:
                 return target, []
             reason = grant.reason or "refused"
             router._refused(deployment.group, grant.free_at, reason)
-            out = grant.free_at is None and reason.startswith("out")
+            out = reason.startswith("out")
             if out:
                 # Taken out in the store (its own key is invalid): shared.
                 router._out[index] = reason.removeprefix("out: ")
@@ -383,7 +395,7 @@ class Route:
             live = [r for r in refusals if not r.out]
             if not live:
                 raise self._all_out(error, refusals)
-            earliest = min(r.free_at if r.free_at is not None else now for r in live)
+            earliest = min(_free_at(r, now) for r in live)
             wait = earliest - now
             if wait > self.max_wait - self.waited:
                 raise self._no_capacity(error, live, earliest, now)
@@ -534,7 +546,7 @@ class Route:
         now: float,
     ) -> AIChatFreeError:
         retry_after = max(earliest - now, 0.0)
-        soonest = min(live, key=lambda r: r.free_at or now)
+        soonest = min(live, key=lambda r: _free_at(r, now))
         if isinstance(error, RateLimitError):
             last = self._last
             same = last is not None and (
@@ -546,7 +558,7 @@ class Route:
             return error
         reasons = "; ".join(
             f"{self.router.endpoints[r.index].deployment.url}: {r.reason}, free in "
-            f"{max((r.free_at or now) - now, 0.0):.1f} s"
+            f"{max(_free_at(r, now) - now, 0.0):.1f} s"
             for r in live
         )
         failure = RateLimitError(
