@@ -1,5 +1,6 @@
 """LangChain integration for AIChatFree and every deployment of the same web app."""
 
+from langchain_aichatfree._deployment import Deployment
 from langchain_aichatfree._protocol import generate_signature
 from langchain_aichatfree._version import __version__
 from langchain_aichatfree.chat_models import ChatAIChatFree
@@ -21,6 +22,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "ChatAIChatFree",
+    "Deployment",
     "InvalidRequestError",
     "RateLimitError",
     "StreamInterruptedError",

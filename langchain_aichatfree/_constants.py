@@ -125,6 +125,7 @@ MAX_WAIT_STEP: Final = 1.0
 """Longest single sleep while waiting for a deployment to come free; the store
 is asked again after it."""
 
-PROBE_POLL: Final = 0.05
-"""While another caller probes the only free group after its cooldown, the
-others ask again this often (a probe ends long before its lease)."""
+PROBE_POLL: Final = 0.25
+"""While another caller probes a group after its cooldown, the others ask again
+this often (a probe ends at its first byte, long before its lease); callers in
+the prober's own process are woken at once."""

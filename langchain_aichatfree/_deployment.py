@@ -62,7 +62,7 @@ class Deployment(BaseModel):
             Deployment(base_url="https://a.example", password="...", rpm=10, rpd=250)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     base_url: str
     """Root URL of the deployment, e.g. ``"https://aichatfree.info"``."""

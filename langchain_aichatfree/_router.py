@@ -24,10 +24,12 @@ for the earliest to come free. Bad requests are never retried.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -162,6 +164,38 @@ class Router:
         self._out: dict[int, str] = {}
         self._cursor = itertools.count()
         self._window = float(getattr(store, "rpm_window", RPM_WINDOW))
+        self._wake: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+        self._wake_lock = threading.Lock()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, or less if this process frees capacity meanwhile.
+
+        Args:
+            seconds: The longest sleep.
+        """
+        loop = asyncio.get_running_loop()
+        with self._wake_lock:
+            event = self._wake.get(loop)
+            if event is None:
+                event = self._wake[loop] = asyncio.Event()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+
+    def wake(self) -> None:
+        """Wake every call of this process waiting in `sleep` (a probe ended)."""
+        with self._wake_lock:
+            waiting = list(self._wake.items())
+            self._wake.clear()
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, event in waiting:
+            if loop is running:
+                event.set()
+            elif not loop.is_closed():
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(event.set)
 
     def route(
         self, request: PreparedRequest, options: CallOptions, max_wait: float
@@ -209,9 +243,7 @@ class Router:
             )
             failed.append(now - known.failed_at < FAILED_RANK_SECONDS)
             usable.append(
-                index not in exclude
-                and index not in self._out
-                and known.free_at <= now
+                index not in exclude and index not in self._out and known.free_at <= now
             )
         return order_candidates(remaining, failed, usable, next(self._cursor))
 
@@ -242,7 +274,8 @@ class Router:
             known = self._known_for(endpoint.deployment.group)
             if known.free_at > now:
                 reason = known.reason or "cooling"
-                refusals.append(_Refusal(index, known.free_at, reason, out=False))
+                out = reason.startswith("out")
+                refusals.append(_Refusal(index, known.free_at, reason, out=out))
         return refusals
 
     async def status(self) -> list[dict[str, Any]]:
@@ -315,6 +348,7 @@ class Route:
     _pending_wait: float = 0.0
     _held: Target | None = None
     _last: Target | None = None
+    _probing: Target | None = None
 
     @property
     def served_by(self) -> str | None:
@@ -361,14 +395,13 @@ class Route:
                 router._counted(deployment.group, now)
                 target = self._target(index, grant.probe)
                 self._held = target
+                if grant.probe:
+                    self._probing = target
                 self._tried.add(index)
                 return target, []
             reason = grant.reason or "refused"
             router._refused(deployment.group, grant.free_at, reason)
             out = reason.startswith("out")
-            if out:
-                # Taken out in the store (its own key is invalid): shared.
-                router._out[index] = reason.removeprefix("out: ")
             refusals.append(_Refusal(index, grant.free_at, reason, out=out))
         return None, refusals
 
@@ -400,9 +433,11 @@ class Route:
             if wait > self.max_wait - self.waited:
                 raise self._no_capacity(error, live, earliest, now)
             step = min(max(wait, _MIN_SLEEP), MAX_WAIT_STEP)
-            await asyncio.sleep(step)
-            self.waited += step
-            self._pending_wait += step
+            started = time.monotonic()
+            await self.router.sleep(step)
+            slept = time.monotonic() - started
+            self.waited += slept
+            self._pending_wait += slept
 
     async def failover(self) -> Target | None:
         """Reserve a deployment this call has not tried, if one is free now.
@@ -427,6 +462,30 @@ class Route:
         self._held = None
         self._last = target
 
+    async def answering(self, target: Target) -> None:
+        """The deployment accepted the attempt (a 200): it is not rate limited.
+
+        A probe after a cooldown ends here, not when the answer ends, so the
+        other callers waiting for the group go on at once.
+
+        Args:
+            target: The attempt's target.
+        """
+        if target.probe and self._probing is target:
+            self._probing = None
+            await self.router.store.release(
+                target.endpoint.deployment.group, success=True
+            )
+            self.router.wake()
+
+    async def _end_probe(self, target: Target) -> None:
+        if target.probe and self._probing is target:
+            self._probing = None
+            await self.router.store.release(
+                target.endpoint.deployment.group, success=False
+            )
+            self.router.wake()
+
     async def succeeded(self, target: Target) -> None:
         """The attempt's answer reached its end.
 
@@ -434,10 +493,7 @@ class Route:
             target: The attempt's target.
         """
         self._record(target, "ok")
-        if target.probe:
-            await self.router.store.release(
-                target.endpoint.deployment.group, success=True
-            )
+        await self.answering(target)
 
     async def failed(self, target: Target, error: AIChatFreeError) -> None:
         """Record a failed attempt: cool down, take out, or remember it.
@@ -478,8 +534,7 @@ class Route:
             self._record(target, "transient", error=type(error).__name__)
         else:
             self._record(target, "error", error=type(error).__name__)
-        if target.probe:
-            await router.store.release(group, success=False)
+        await self._end_probe(target)
 
     def reroutes(self, error: AIChatFreeError) -> bool:
         """Whether a non-retryable error still lets the call go elsewhere.
@@ -516,10 +571,7 @@ class Route:
         if target is None:
             return
         self._record(target, "cancelled")
-        if target.probe:
-            await self.router.store.release(
-                target.endpoint.deployment.group, success=False
-            )
+        await self._end_probe(target)
 
     # -- giving up ------------------------------------------------------------
 

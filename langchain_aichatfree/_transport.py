@@ -324,7 +324,9 @@ class AnswerCall:
                 delivered = False
                 show = reader() if reader is not None else None
                 try:
-                    async for piece in self._attempt(session, target, buffered=buffered):
+                    async for piece in self._attempt(
+                        session, target, route, buffered=buffered
+                    ):
                         shown = show(piece) if show is not None else piece
                         if shown:
                             delivered = True
@@ -372,7 +374,15 @@ class AnswerCall:
         else:
             if retries == options.max_retries:
                 raise error
-            if route is None or route.backs_off(error):
+            if route is not None and not route.backs_off(error):
+                logger.info(
+                    "Retrying AIChatFree request when a deployment is free "
+                    "(attempt %d of %d): %s",
+                    retries + 2,
+                    options.max_retries + 1,
+                    type(error).__name__,
+                )
+            else:
                 delay = retry_delay(retries, error)
                 if delay is None:
                     raise error
@@ -399,7 +409,12 @@ class AnswerCall:
         return await self.pool.session(verify_ssl=self.options.verify_ssl), False
 
     async def _attempt(
-        self, session: aiohttp.ClientSession, target: Target | None, *, buffered: bool
+        self,
+        session: aiohttp.ClientSession,
+        target: Target | None,
+        route: Route | None,
+        *,
+        buffered: bool,
     ) -> AsyncIterator[str]:
         if target is None:
             options, request = self.options, self.request
@@ -422,6 +437,8 @@ class AnswerCall:
         complete = False
         try:
             response = await self._post(session, options, body, timeout)
+            if route is not None and target is not None:
+                await route.answering(target)
             content_type = response.headers.get("Content-Type")
             if content_type and response.content_type != "text/plain":
                 start = await response.content.read(_MAX_ERROR_BODY)

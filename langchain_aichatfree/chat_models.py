@@ -235,7 +235,8 @@ class ChatAIChatFree(BaseChatModel):
         with the text received so far in `partial_text`.
     """
 
-    model_config = ConfigDict(populate_by_name=True)
+    # A validation error would otherwise repeat every input, passwords included.
+    model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
     model: str = Field(default=DEFAULT_MODEL, alias="model_name")
     """Model name reported in metadata and tracing; the deployment chooses the
