@@ -52,6 +52,7 @@ from langchain_aichatfree._constants import (
     RPM_WINDOW,
     TAKEN_OUT_FOR,
 )
+from langchain_aichatfree._protocol import parse_retry_hint
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -209,46 +210,6 @@ class QuotaStore(abc.ABC):
 
 _PER_DAY: Final = re.compile(r"PerDay|\bper day\b|\(RPD\)", re.IGNORECASE)
 """A daily quota: Gemini's ``...PerDay...`` quota id, OpenAI's "requests per day"."""
-
-_HINT: Final = re.compile(
-    r"(?:retry|try again) in\s+((?:[0-9]+(?:\.[0-9]+)?\s*(?:ms|h|m|s)\s*)+)"
-    r"|\"retryDelay\":\s*\"([0-9]+(?:\.[0-9]+)?)s\"",
-    re.IGNORECASE,
-)
-_HINT_PART: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|h|m|s)", re.IGNORECASE)
-_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_retry_hint(text: str | None) -> float | None:
-    """The delay a rate-limit text asks for, in seconds, if it names one.
-
-    Understands Gemini's "Please retry in 41.5s." and ``"retryDelay":"38s"``
-    and OpenAI's "Please try again in 1m26.4s." / "in 20ms".
-
-    Args:
-        text: The error text.
-
-    Returns:
-        Seconds, or ``None`` when the text names no delay.
-
-    Examples:
-        >>> parse_retry_hint("Please retry in 41.5s.")
-        41.5
-        >>> parse_retry_hint("Please try again in 1m26.4s.")
-        86.4
-    """
-    if not text:
-        return None
-    match = _HINT.search(text)
-    if match is None:
-        return None
-    if match.group(2) is not None:
-        return float(match.group(2))
-    return sum(
-        float(number) * _UNIT_SECONDS[unit.lower()]
-        for number, unit in _HINT_PART.findall(match.group(1))
-    )
-
 
 _zone: ZoneInfo | None = None
 
@@ -435,10 +396,7 @@ class MemoryStore(QuotaStore):
             state.minute.popleft()
         if state.out_reason is not None and now >= state.out_until:
             state.out_reason = None
-        if (
-            state.cooling_until is not None
-            and now >= state.cooling_until + self._recur
-        ):
+        if state.cooling_until is not None and now >= state.cooling_until + self._recur:
             # Forgotten, like the Redis key expires: no probe, no strikes.
             state.cooling_until, state.reason = None, None
             state.strikes, state.probe_pending = 0, False
@@ -476,9 +434,7 @@ class MemoryStore(QuotaStore):
             if state.day != day:
                 state.day, state.day_count = day, 0
             if rpd is not None and state.day_count >= rpd:
-                return Grant(
-                    ok=False, free_at=next_pacific_midnight(now), reason="rpd"
-                )
+                return Grant(ok=False, free_at=next_pacific_midnight(now), reason="rpd")
             state.minute.append(now)
             state.day_count += 1
             if probe:
@@ -511,9 +467,7 @@ class MemoryStore(QuotaStore):
             strikes = strikes_after(
                 state.strikes, state.cooling_until, now, recur=self._recur
             )
-            deadline, reason = cooldown_for(
-                text, retry_after, now=now, strikes=strikes
-            )
+            deadline, reason = cooldown_for(text, retry_after, now=now, strikes=strikes)
             state.strikes = strikes
             state.probe_pending = True
             if state.cooling_until is None or deadline > state.cooling_until:

@@ -1,4 +1,4 @@
-"""Shared fixtures: every test starts with empty in-process quota stores."""
+"""Fixtures shared by the unit and integration tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from langchain_aichatfree import _quota
+from tests._redis import private_redis_server, redis_server, redis_session_server
+
+__all__ = ["private_redis_server", "redis_server", "redis_session_server"]
 
 
 @pytest.fixture(autouse=True)
