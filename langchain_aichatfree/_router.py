@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import itertools
 import logging
 import math
 import threading
@@ -127,7 +126,7 @@ def order_candidates(
             (``math.inf`` when undeclared).
         failed_recently: Whether each failed transiently a moment ago.
         usable: Whether each may be tried at all now.
-        cursor: The round-robin position (the call's number).
+        cursor: The round-robin position (after the one picked last).
 
     Returns:
         Indexes of the usable deployments, best first: not recently failed
@@ -162,7 +161,8 @@ class Router:
         self.implicit = implicit
         self._known: dict[str, _Known] = {}
         self._out: dict[int, str] = {}
-        self._cursor = itertools.count()
+        self._cursor = 0
+        """Where the round robin starts: after the deployment granted last."""
         self._window = float(getattr(store, "rpm_window", RPM_WINDOW))
         self._wake: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
         self._wake_lock = threading.Lock()
@@ -245,7 +245,7 @@ class Router:
             usable.append(
                 index not in exclude and index not in self._out and known.free_at <= now
             )
-        return order_candidates(remaining, failed, usable, next(self._cursor))
+        return order_candidates(remaining, failed, usable, self._cursor)
 
     def _counted(self, group: str, now: float) -> None:
         known = self._known_for(group)
@@ -393,6 +393,7 @@ class Route:
             )
             if grant.ok:
                 router._counted(deployment.group, now)
+                router._cursor = index + 1
                 target = self._target(index, grant.probe)
                 self._held = target
                 if grant.probe:

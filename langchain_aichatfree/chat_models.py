@@ -932,12 +932,19 @@ class ChatAIChatFree(BaseChatModel):
     # -- lifecycle ------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the model's HTTP sessions (it stays usable: new calls reopen)."""
+        """Close the model's HTTP sessions (it stays usable: new calls reopen).
+
+        This loop's connections to a Redis quota store are closed too.
+        """
         await self._pool.aclose()
+        if self._router is not None:
+            await self._router.store.aclose()
 
     def close(self) -> None:
         """Close the model's HTTP sessions from synchronous code."""
         self._pool.close()
+        if self._router is not None:
+            _sync.run(self._router.store.aclose())
 
     async def __aenter__(self) -> Self:
         return self
