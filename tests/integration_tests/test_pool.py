@@ -49,7 +49,7 @@ def servers() -> Iterator[list[LocalServer]]:
 
 
 def pool(*servers: LocalServer, **fields: object) -> list[Deployment]:
-    return [Deployment(base_url=s.url, **fields) for s in servers]  # type: ignore[arg-type]
+    return [Deployment(base_url=s.url, **fields) for s in servers]
 
 
 def counts(servers: list[LocalServer]) -> list[int]:
@@ -332,7 +332,7 @@ async def test_a_pool_may_mix_dialects() -> None:
                 for _ in range(2)
             ]
         # Gemini folds system text into the user turn; chatgpt-demo keeps it.
-        assert answers[0].content.startswith("Echo: [System instructions]")
+        assert answers[0].text.startswith("Echo: [System instructions]")
         assert answers[1].content == "Echo: hi"
         assert "parts" in gemini.requests[0].payload["messages"][0]
         assert demo.requests[0].payload["messages"][0] == {

@@ -80,7 +80,7 @@ def test_public_url_drops_credentials(url: str, shown: str) -> None:
 )
 def test_deployment_validation(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        Deployment(**fields)  # type: ignore[arg-type]
+        Deployment(**fields)
 
 
 def test_deployment_password_is_a_secret_everywhere() -> None:
@@ -107,10 +107,10 @@ def test_credentials_in_the_url_stay_out_of_its_names() -> None:
 )
 def test_validation_errors_do_not_repeat_passwords(fields: dict[str, object]) -> None:
     with pytest.raises(ValidationError) as info:
-        Deployment(**fields)  # type: ignore[arg-type]
+        Deployment(**fields)
     assert PASSWORD not in str(info.value)
     with pytest.raises(ValidationError) as info:
-        ChatAIChatFree(deployments=[fields])  # type: ignore[list-item]
+        ChatAIChatFree(deployments=[fields])
     assert PASSWORD not in str(info.value)
 
 
@@ -167,7 +167,7 @@ POOL = [
 def test_deployments_and_a_deployment_field_is_an_error(field: str) -> None:
     value = "gemini" if field == "dialect" else "https://x.example"
     with pytest.raises(ValueError, match=f"either deployments or {field}"):
-        ChatAIChatFree(deployments=POOL, **{field: value})  # type: ignore[arg-type]
+        ChatAIChatFree(deployments=POOL, **{field: value})
 
 
 def test_deployments_ignore_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,7 +185,7 @@ def test_empty_deployments_is_an_error() -> None:
 
 def test_deployments_from_dicts() -> None:
     model = ChatAIChatFree(
-        deployments=[{"base_url": "https://a.example", "password": PASSWORD}]  # type: ignore[list-item]
+        deployments=[{"base_url": "https://a.example", "password": PASSWORD}]
     )
     assert model.deployments is not None
     assert isinstance(model.deployments[0].password, SecretStr)
