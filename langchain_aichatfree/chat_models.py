@@ -317,6 +317,7 @@ class ChatAIChatFree(BaseChatModel):
     quota_store: str = Field(
         default_factory=from_env(ENV_QUOTA_STORE, default=DEFAULT_QUOTA_STORE),
         repr=False,
+        validate_default=True,
     )
     """Where cooldowns, budgets and probes are kept (env
     `AICHATFREE_QUOTA_STORE`): ``"memory"`` (shared by every model in the
@@ -335,6 +336,21 @@ class ChatAIChatFree(BaseChatModel):
         # Redis password); loaded without it, the default applies.
         if value is None:
             return os.environ.get(ENV_QUOTA_STORE, DEFAULT_QUOTA_STORE)
+        return value
+
+    @field_validator("quota_store")
+    @classmethod
+    def _check_quota_store(cls, value: str) -> str:
+        if value != "memory" and urlsplit(value).scheme not in {
+            "redis",
+            "rediss",
+            "unix",
+        }:
+            msg = (
+                "quota_store must be 'memory' or a redis://, rediss:// or unix:// "
+                f"URL, got {public_url(value)!r}."
+            )
+            raise ValueError(msg)
         return value
 
     _pool: SessionPool = PrivateAttr(default_factory=SessionPool)
@@ -358,7 +374,6 @@ class ChatAIChatFree(BaseChatModel):
                 raise ValueError(msg)
         else:
             check_base_url(self.base_url)
-        _check_quota_store(self.quota_store)
         _check_stop(self.stop)
         return self
 
@@ -1009,15 +1024,6 @@ def _last_tool_chunk(
         ),
         generation_info={"finish_reason": metadata["finish_reason"]},
     )
-
-
-def _check_quota_store(url: str) -> None:
-    if url != "memory" and urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
-        msg = (
-            "quota_store must be 'memory' or a redis://, rediss:// or unix:// URL, "
-            f"got {public_url(url)!r}."
-        )
-        raise ValueError(msg)
 
 
 def _check_stop(stop: Sequence[str] | None) -> None:
