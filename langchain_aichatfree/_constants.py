@@ -68,3 +68,41 @@ SYSTEM_SUFFIX: Final = "\n[End of system instructions]\n\n"
 
 LEADING_USER_TURN: Final = "(The conversation so far follows.)"
 """Neutral user turn put before a history that would start with the model."""
+
+# -- the quota store (cooldowns and budgets shared by the deployments of a pool) --
+
+QUOTA_PREFIX: Final = "aichatfree:"
+"""Every key the Redis quota store writes starts with this (configurable)."""
+
+QUOTA_TIMEZONE: Final = "America/Los_Angeles"
+"""Daily quotas (``rpd``, Gemini's per-day caps) end at midnight in this zone."""
+
+RPM_WINDOW: Final = 60.0
+"""The length, in seconds, of the sliding window an ``rpm`` budget counts."""
+
+DEFAULT_COOLDOWN: Final = 10.0
+"""Cooldown after a rate limit that names no delay, the first time, in seconds."""
+
+MAX_DEFAULT_COOLDOWN: Final = 600.0
+"""The escalating default cooldown (doubled per strike) stops growing here."""
+
+COOLDOWN_JITTER: Final = 0.1
+"""A cooldown is lengthened by a random fraction of itself, up to this one."""
+
+RECUR_WINDOW: Final = 300.0
+"""A rate limit this soon after a cooldown ended counts as a further strike."""
+
+PROBE_LEASE: Final = 30.0
+"""How long the one caller probing a group after its cooldown holds the lease."""
+
+TAKEN_OUT_FOR: Final = 3600.0
+"""How long a deployment refused with 401 stays out (or until restart)."""
+
+REDIS_CONNECT_TIMEOUT: Final = 0.25
+"""Seconds to open a connection to the Redis quota store."""
+
+REDIS_SOCKET_TIMEOUT: Final = 0.5
+"""Seconds to wait for one answer from the Redis quota store."""
+
+REDIS_RETRY_INTERVAL: Final = 2.0
+"""After a Redis failure, seconds on the local store before trying Redis again."""
