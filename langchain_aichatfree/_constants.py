@@ -98,11 +98,14 @@ PROBE_LEASE: Final = 30.0
 TAKEN_OUT_FOR: Final = 3600.0
 """How long a deployment refused with 401 stays out (or until restart)."""
 
-REDIS_CONNECT_TIMEOUT: Final = 0.25
+REDIS_CONNECT_TIMEOUT: Final = 0.5
 """Seconds to open a connection to the Redis quota store."""
 
 REDIS_SOCKET_TIMEOUT: Final = 0.5
-"""Seconds to wait for one answer from the Redis quota store."""
+"""Seconds to wait for one answer (or a free pooled connection) from Redis."""
+
+REDIS_MAX_CONNECTIONS: Final = 8
+"""Connections to Redis per event loop; more concurrent calls wait for one."""
 
 REDIS_RETRY_INTERVAL: Final = 2.0
 """After a Redis failure, seconds on the local store before trying Redis again."""

@@ -435,10 +435,7 @@ class MemoryStore(QuotaStore):
             state.minute.popleft()
         if state.out_reason is not None and now >= state.out_until:
             state.out_reason = None
-        if (
-            state.cooling_until is not None
-            and now >= state.cooling_until + self._recur
-        ):
+        if state.cooling_until is not None and now >= state.cooling_until + self._recur:
             # Forgotten, like the Redis key expires: no probe, no strikes.
             state.cooling_until, state.reason = None, None
             state.strikes, state.probe_pending = 0, False
@@ -476,9 +473,7 @@ class MemoryStore(QuotaStore):
             if state.day != day:
                 state.day, state.day_count = day, 0
             if rpd is not None and state.day_count >= rpd:
-                return Grant(
-                    ok=False, free_at=next_pacific_midnight(now), reason="rpd"
-                )
+                return Grant(ok=False, free_at=next_pacific_midnight(now), reason="rpd")
             state.minute.append(now)
             state.day_count += 1
             if probe:
@@ -511,9 +506,7 @@ class MemoryStore(QuotaStore):
             strikes = strikes_after(
                 state.strikes, state.cooling_until, now, recur=self._recur
             )
-            deadline, reason = cooldown_for(
-                text, retry_after, now=now, strikes=strikes
-            )
+            deadline, reason = cooldown_for(text, retry_after, now=now, strikes=strikes)
             state.strikes = strikes
             state.probe_pending = True
             if state.cooling_until is None or deadline > state.cooling_until:

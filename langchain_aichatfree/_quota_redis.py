@@ -1,10 +1,628 @@
-"""The Redis quota store (work in progress: the interface is in `_quota`)."""
+"""The Redis quota store: one quota state shared by every process that names it.
+
+Every change is one server-side operation: a Lua script run with ``EVALSHA``
+(``acquire``, ``cool_down``, ``release``), or a single ``SET ... PX`` for
+``take_out``; the client never reads a value to write it back. So a cooldown
+only moves later however reports interleave (LiteLLM #40130), and counters never
+lose an increment (LiteLLM #8430). The happy path is one round trip per call.
+
+Keys, all under the prefix (default ``aichatfree:``), all with an expiry::
+
+    {prefix}{group}:cool          hash: until, reason, strikes, probe
+                                  (expires `RECUR_WINDOW` after the deadline)
+    {prefix}{group}:lease         the probe lease (SET NX PX semantics)
+    {prefix}{group}:rpm           sorted set: the minute window's requests
+    {prefix}{group}:rpd:{day}     counter: the Pacific day's requests
+    {prefix}{group}:out           why the group was taken out (401)
+
+Nothing else is written: group names, counters, deadlines and reason words; no
+password, no request text.
+
+Times come from the Redis server's clock (``TIME``) unless the caller passes
+``now``, so processes whose clocks differ still share one window.
+
+**Redis failing is not the call failing.** Connect and read timeouts are well
+under a second and nothing is retried inside the client. On any Redis error the
+store logs ONE warning and serves from a local `MemoryStore` for
+`REDIS_RETRY_INTERVAL` seconds, then tries Redis again; when it answers, the
+local state gathered meanwhile (cooldowns, take-outs, counted requests) is
+merged into Redis and sharing resumes.
+"""
 
 from __future__ import annotations
 
-from langchain_aichatfree._quota import QuotaStore
+import asyncio
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from langchain_aichatfree._constants import (
+    PROBE_LEASE,
+    QUOTA_PREFIX,
+    RECUR_WINDOW,
+    REDIS_CONNECT_TIMEOUT,
+    REDIS_MAX_CONNECTIONS,
+    REDIS_RETRY_INTERVAL,
+    REDIS_SOCKET_TIMEOUT,
+    RPM_WINDOW,
+    TAKEN_OUT_FOR,
+)
+from langchain_aichatfree._quota import (
+    Grant,
+    GroupStatus,
+    MemoryStore,
+    QuotaStore,
+    cooldown_for,
+    default_cooldown,
+    next_pacific_midnight,
+    pacific_day,
+)
+
+try:
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.commands.core import AsyncScript
+    from redis.exceptions import RedisError
+except ImportError as e:  # pragma: no cover - exercised without the extra
+    raise ImportError(
+        "A redis:// quota store needs the `redis` package: "
+        "pip install 'langchain-aichatfree[redis]'"
+    ) from e
+
+__all__ = ["RedisStore", "redact_url", "shared_redis_store"]
+
+_log = logging.getLogger("langchain_aichatfree")
+
+T = TypeVar("T")
+
+_DAY_KEY_GRACE: Final = 3600
+"""A day counter outlives its day by this many seconds."""
+
+_MAX_STRIKES: Final = 8
+"""Default cooldowns are precomputed for this many strikes (the cap is reached)."""
+
+# Shared head of every script: `now` is ARGV[1], or the server's clock.
+_NOW: Final = """
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function fmt(x) return string.format('%.6f', x) end
+"""
+
+_ACQUIRE: Final = (
+    _NOW
+    + """
+-- KEYS: cool, lease, rpm, rpd, out
+-- ARGV: now, rpm limit, rpd limit, window, member, lease ms, rpd ttl s, midnight
+local out = redis.call('GET', KEYS[5])
+if out then
+  local ttl = redis.call('PTTL', KEYS[5])
+  return {0, 0, fmt(now + math.max(ttl, 0) / 1000), 'out: ' .. out}
+end
+local cool = redis.call('HMGET', KEYS[1], 'until', 'reason', 'probe')
+local cooling_until = tonumber(cool[1])
+if cooling_until and cooling_until > now then
+  return {0, 0, cool[1], 'cooling: ' .. (cool[2] or 'rate limit')}
+end
+local probe = cool[3] == '1'
+if probe then
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl > 0 then return {0, 0, fmt(now + ttl / 1000), 'probing'} end
+end
+local window = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+local rpm = tonumber(ARGV[2])
+if rpm and redis.call('ZCARD', KEYS[3]) >= rpm then
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  local free = now + window
+  if oldest[2] then free = tonumber(oldest[2]) + window end
+  return {0, 0, fmt(free), 'rpm'}
+end
+local rpd = tonumber(ARGV[3])
+if rpd and tonumber(redis.call('GET', KEYS[4]) or '0') >= rpd then
+  return {0, 0, ARGV[8], 'rpd'}
+end
+redis.call('ZADD', KEYS[3], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[3], math.ceil(window * 1000) + 1000)
+redis.call('INCR', KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[7])
+if probe then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[6])
+  return {1, 1, false, false}
+end
+return {1, 0, false, false}
+"""
+)
+
+_COOL_DOWN: Final = (
+    _NOW
+    + """
+-- KEYS: cool
+-- ARGV: now, recur, reason, delay for 1 strike, for 2 strikes, ...
+local recur = tonumber(ARGV[2])
+local cool = redis.call('HMGET', KEYS[1], 'until', 'reason', 'strikes')
+local cooling_until = tonumber(cool[1])
+local strikes = tonumber(cool[3]) or 0
+if not cooling_until or strikes < 1 then
+  strikes = 1
+elseif now < cooling_until then
+  strikes = strikes
+elseif now < cooling_until + recur then
+  strikes = strikes + 1
+else
+  strikes = 1
+end
+local levels = #ARGV - 3
+local deadline = now + tonumber(ARGV[3 + math.min(strikes, levels)])
+local reason = ARGV[3]
+if cooling_until and cooling_until >= deadline then
+  deadline = cooling_until
+  reason = cool[2] or reason
+end
+redis.call('HSET', KEYS[1], 'until', fmt(deadline), 'reason', reason,
+  'strikes', strikes, 'probe', '1')
+redis.call('PEXPIRE', KEYS[1], math.ceil((deadline + recur - now) * 1000))
+return {fmt(deadline), reason}
+"""
+)
+
+_RELEASE: Final = """
+-- KEYS: cool, lease; ARGV: success ('1' or '0')
+redis.call('DEL', KEYS[2])
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'probe', '0', 'strikes', '0')
+end
+return 1
+"""
+
+_STATUS: Final = (
+    _NOW
+    + """
+-- KEYS: cool, rpm, rpd, out; ARGV: now, window
+local cool = redis.call('HMGET', KEYS[1], 'until', 'reason')
+local cooling_until = tonumber(cool[1])
+local window = tonumber(ARGV[2])
+local used = redis.call('ZCOUNT', KEYS[2], '(' .. (now - window), '+inf')
+local day = tonumber(redis.call('GET', KEYS[3]) or '0')
+local out = redis.call('GET', KEYS[4])
+if cooling_until and cooling_until > now then
+  return {cool[1], cool[2] or 'rate limit', used, day, out or false}
+end
+return {false, false, used, day, out or false}
+"""
+)
+
+_MERGE_COUNTS: Final = """
+-- KEYS: rpm, rpd; ARGV: window, rpd count, rpd ttl s, timestamp, member, ...
+local window = tonumber(ARGV[1])
+for i = 4, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+if #ARGV >= 4 then
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('INCRBY', KEYS[2], ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return 1
+"""
 
 
-def shared_redis_store(url: str, *, prefix: str, rpm_window: float) -> QuotaStore:
-    """The process's `RedisStore` for this URL and prefix (not yet built)."""
-    raise NotImplementedError("the Redis quota store is being built (h13-store)")
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for reprs and logs).
+
+    Args:
+        url: A Redis URL.
+
+    Returns:
+        The same URL, without the password.
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class _Connection:
+    """The client and registered scripts of one event loop."""
+
+    def __init__(
+        self, client: aioredis.Redis, pool: aioredis.BlockingConnectionPool
+    ) -> None:
+        self.client = client
+        self.pool = pool
+        self.acquire: AsyncScript = client.register_script(_ACQUIRE)
+        self.cool_down: AsyncScript = client.register_script(_COOL_DOWN)
+        self.release: AsyncScript = client.register_script(_RELEASE)
+        self.status: AsyncScript = client.register_script(_STATUS)
+        self.merge_counts: AsyncScript = client.register_script(_MERGE_COUNTS)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStore(QuotaStore):
+    """The quota store shared through Redis (see the module docstring).
+
+    Args:
+        url: ``redis://``, ``rediss://`` or ``unix://`` (redis-py's URL forms;
+            a password in it is never shown).
+        prefix: Every key starts with it.
+        rpm_window: The per-minute window's length in seconds.
+        recur: See `langchain_aichatfree._quota.strikes_after`.
+        lease: How long a probe lease lasts at most, in seconds.
+        out_for: How long a taken-out group stays out, in seconds.
+        connect_timeout: Seconds to connect to Redis.
+        socket_timeout: Seconds to wait for one Redis answer.
+        retry_interval: After a failure, seconds on the local store before
+            Redis is tried again.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = QUOTA_PREFIX,
+        rpm_window: float = RPM_WINDOW,
+        recur: float = RECUR_WINDOW,
+        lease: float = PROBE_LEASE,
+        out_for: float = TAKEN_OUT_FOR,
+        connect_timeout: float = REDIS_CONNECT_TIMEOUT,
+        socket_timeout: float = REDIS_SOCKET_TIMEOUT,
+        retry_interval: float = REDIS_RETRY_INTERVAL,
+    ) -> None:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                "a Redis quota store URL starts with redis://, rediss:// or unix://"
+            )
+        if rpm_window <= 0:
+            raise ValueError("`rpm_window` must be positive")
+        self._url = url
+        self.prefix = prefix
+        self.rpm_window = rpm_window
+        self._recur = recur
+        self._lease = lease
+        self._out_for = out_for
+        self._connect_timeout = connect_timeout
+        self._socket_timeout = socket_timeout
+        self._retry_interval = retry_interval
+        self._connections: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, _Connection
+        ] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._fallback = self._new_fallback()
+        self._down = False
+        self._retry_at = 0.0
+        self.outages = 0
+        """How many times Redis failed and the local store took over."""
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisStore({redact_url(self._url)!r}, prefix={self.prefix!r}, "
+            f"rpm_window={self.rpm_window})"
+        )
+
+    @property
+    def sharing(self) -> bool:
+        """False while Redis is unreachable and the local store serves."""
+        return not self._down
+
+    def _new_fallback(self) -> MemoryStore:
+        return MemoryStore(
+            rpm_window=self.rpm_window,
+            recur=self._recur,
+            lease=self._lease,
+            out_for=self._out_for,
+        )
+
+    # -- keys -------------------------------------------------------------------
+
+    def _key(self, group: str, name: str) -> str:
+        return f"{self.prefix}{group}:{name}"
+
+    # -- connection and fallback --------------------------------------------------
+
+    def _connection(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        connection = self._connections.get(loop)
+        if connection is None:
+            # A few connections, reused: a burst of calls waits briefly for
+            # one rather than opening a connection each (slow under load).
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self._url,
+                max_connections=REDIS_MAX_CONNECTIONS,
+                timeout=self._socket_timeout,
+                socket_connect_timeout=self._connect_timeout,
+                socket_timeout=self._socket_timeout,
+                retry=Retry(NoBackoff(), 0),
+                retry_on_timeout=False,
+                health_check_interval=0,
+            )
+            client = aioredis.Redis(connection_pool=pool)
+            connection = self._connections[loop] = _Connection(client, pool)
+        return connection
+
+    def _scrub(self, text: str) -> str:
+        password = urlsplit(self._url).password
+        return text.replace(password, "***") if password else text
+
+    def _fail(self, error: BaseException) -> None:
+        with self._lock:
+            self._retry_at = time.monotonic() + self._retry_interval
+            if self._down:
+                return
+            self._down = True
+            self.outages += 1
+        _log.warning(
+            "The Redis quota store %s failed (%s: %s); this process uses its own "
+            "quota state until Redis answers again (tried every %g s).",
+            redact_url(self._url),
+            type(error).__name__,
+            self._scrub(str(error))[:200],
+            self._retry_interval,
+        )
+
+    async def _run(
+        self,
+        remote: Callable[[_Connection], Awaitable[T]],
+        local: Callable[[MemoryStore], Awaitable[T]],
+    ) -> T:
+        """Run ``remote`` on Redis, or ``local`` on the fallback while it fails."""
+        if self._down and time.monotonic() < self._retry_at:
+            return await local(self._fallback)
+        try:
+            connection = self._connection()
+            if self._down:
+                await self._resume(connection)
+            return await remote(connection)
+        except (RedisError, OSError, asyncio.TimeoutError) as e:
+            self._fail(e)
+            return await local(self._fallback)
+
+    async def _resume(self, connection: _Connection) -> None:
+        """Redis answers again: merge what the local store saw, then share."""
+        await connection.client.ping()
+        with self._lock:
+            if not self._down:
+                return
+            gathered, self._fallback = self._fallback, self._new_fallback()
+            self._down = False
+        try:
+            await self._merge(connection, gathered)
+        except (RedisError, OSError, asyncio.TimeoutError):
+            with self._lock:  # try again with the next resume
+                self._fallback = gathered
+            raise
+        _log.warning(
+            "The Redis quota store %s answers again; quota state is shared.",
+            redact_url(self._url),
+        )
+
+    async def _merge(self, connection: _Connection, gathered: MemoryStore) -> None:
+        now = time.time()
+        day = pacific_day(now)
+        day_ttl = int(next_pacific_midnight(now) - now) + _DAY_KEY_GRACE
+        for group, state in gathered.export().items():
+            if state.cooling_until is not None and state.cooling_until > now:
+                delay = state.cooling_until - now
+                await connection.cool_down(
+                    keys=[self._key(group, "cool")],
+                    args=[
+                        repr(now),
+                        repr(self._recur),
+                        state.reason or "rate limit",
+                        repr(delay),
+                    ],
+                )
+            if state.out_reason is not None and state.out_until > now:
+                await connection.client.set(
+                    self._key(group, "out"),
+                    state.out_reason,
+                    px=max(1, int((state.out_until - now) * 1000)),
+                )
+            stamps = [t for t in state.minute if t > now - self.rpm_window]
+            count = state.day_count if state.day == day else 0
+            if stamps or count:
+                args: list[str] = [repr(self.rpm_window), str(count), str(day_ttl)]
+                for stamp in stamps:
+                    args += [repr(stamp), os.urandom(8).hex()]
+                await connection.merge_counts(
+                    keys=[self._key(group, "rpm"), self._key(group, f"rpd:{day}")],
+                    args=args,
+                )
+
+    # -- the interface --------------------------------------------------------------
+
+    async def acquire(
+        self,
+        group: str,
+        *,
+        rpm: int | None,
+        rpd: int | None,
+        now: float | None = None,
+    ) -> Grant:
+        """See `QuotaStore.acquire`."""
+        clock = time.time() if now is None else now
+        day = pacific_day(clock)
+        midnight = next_pacific_midnight(clock)
+
+        async def remote(c: _Connection) -> Grant:
+            reply = await c.acquire(
+                keys=[
+                    self._key(group, "cool"),
+                    self._key(group, "lease"),
+                    self._key(group, "rpm"),
+                    self._key(group, f"rpd:{day}"),
+                    self._key(group, "out"),
+                ],
+                args=[
+                    "" if now is None else repr(now),
+                    "" if rpm is None else str(rpm),
+                    "" if rpd is None else str(rpd),
+                    repr(self.rpm_window),
+                    os.urandom(8).hex(),
+                    str(max(1, int(self._lease * 1000))),
+                    str(int(midnight - clock) + _DAY_KEY_GRACE),
+                    repr(midnight),
+                ],
+            )
+            ok, probe, free_at, reason = reply
+            return Grant(
+                ok=bool(ok),
+                probe=bool(probe),
+                free_at=None if free_at is None else float(free_at),
+                reason=None if reason is None else _text(reason),
+            )
+
+        return await self._run(
+            remote, lambda m: m.acquire(group, rpm=rpm, rpd=rpd, now=now)
+        )
+
+    async def release(self, group: str, *, success: bool) -> None:
+        """See `QuotaStore.release`."""
+
+        async def remote(c: _Connection) -> None:
+            await c.release(
+                keys=[self._key(group, "cool"), self._key(group, "lease")],
+                args=["1" if success else "0"],
+            )
+
+        async def local(m: MemoryStore) -> None:
+            await m.release(group, success=success)
+
+        # The lease may have been taken on either side of an outage.
+        await self._fallback.release(group, success=success)
+        await self._run(remote, local)
+
+    async def cool_down(
+        self,
+        group: str,
+        *,
+        text: str | None,
+        retry_after: float | None,
+        now: float | None = None,
+    ) -> tuple[float, str]:
+        """See `QuotaStore.cool_down`."""
+        clock = time.time() if now is None else now
+        # One candidate delay per strike count; the script picks by the stored
+        # strikes, so the policy stays in `cooldown_for` and the choice atomic.
+        delays: list[str] = []
+        reason = "rate limit"
+        for strikes in range(1, _MAX_STRIKES + 1):
+            deadline, reason = cooldown_for(
+                text, retry_after, now=clock, strikes=strikes
+            )
+            delays.append(repr(deadline - clock))
+            if reason != "rate limit" or default_cooldown(strikes) >= default_cooldown(
+                strikes + 1
+            ):
+                break  # the same delay for any further strike
+
+        async def remote(c: _Connection) -> tuple[float, str]:
+            deadline, stored_reason = await c.cool_down(
+                keys=[self._key(group, "cool")],
+                args=[
+                    "" if now is None else repr(now),
+                    repr(self._recur),
+                    reason,
+                    *delays,
+                ],
+            )
+            return float(deadline), _text(stored_reason)
+
+        return await self._run(
+            remote,
+            lambda m: m.cool_down(group, text=text, retry_after=retry_after, now=now),
+        )
+
+    async def take_out(self, group: str, reason: str) -> None:
+        """See `QuotaStore.take_out`."""
+
+        async def remote(c: _Connection) -> None:
+            await c.client.set(
+                self._key(group, "out"),
+                reason,
+                px=max(1, int(self._out_for * 1000)),
+            )
+
+        async def local(m: MemoryStore) -> None:
+            await m.take_out(group, reason)
+
+        await self._run(remote, local)
+
+    async def status(self, group: str, *, now: float | None = None) -> GroupStatus:
+        """See `QuotaStore.status`."""
+        day = pacific_day(time.time() if now is None else now)
+
+        async def remote(c: _Connection) -> GroupStatus:
+            cooling_until, reason, rpm_used, rpd_used, out = await c.status(
+                keys=[
+                    self._key(group, "cool"),
+                    self._key(group, "rpm"),
+                    self._key(group, f"rpd:{day}"),
+                    self._key(group, "out"),
+                ],
+                args=["" if now is None else repr(now), repr(self.rpm_window)],
+            )
+            return GroupStatus(
+                cooling_until=None if cooling_until is None else float(cooling_until),
+                reason=None if reason is None else _text(reason),
+                rpm_used=int(rpm_used),
+                rpd_used=int(rpd_used),
+                out_reason=None if out is None else _text(out),
+            )
+
+        return await self._run(remote, lambda m: m.status(group, now=now))
+
+    async def aclose(self) -> None:
+        """Close this event loop's connections (others close with their loop)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - always called from a loop
+            return
+        connection = self._connections.pop(loop, None)
+        if connection is not None:
+            await connection.client.aclose()
+            await connection.pool.disconnect()
+
+
+_shared_lock: Final = threading.Lock()
+_shared: dict[tuple[str, str, float], RedisStore] = {}
+
+
+def shared_redis_store(
+    url: str, *, prefix: str = QUOTA_PREFIX, rpm_window: float = RPM_WINDOW
+) -> RedisStore:
+    """The process's one `RedisStore` for this URL, prefix and window.
+
+    Args:
+        url: ``redis://``, ``rediss://`` or ``unix://``.
+        prefix: Every key starts with it.
+        rpm_window: The per-minute window's length in seconds.
+
+    Returns:
+        The store (made on first use).
+    """
+    key = (url, prefix, rpm_window)
+    with _shared_lock:
+        store = _shared.get(key)
+        if store is None:
+            store = _shared[key] = RedisStore(url, prefix=prefix, rpm_window=rpm_window)
+        return store
