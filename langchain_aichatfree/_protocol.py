@@ -422,11 +422,44 @@ _UPSTREAM_PATTERNS: Final = (
 )
 """Checked in order; anything else in a 500 is a transient upstream failure."""
 
-_RETRY_HINT: Final = re.compile(
-    r"(?:retry|try again) in\s+([0-9]+(?:\.[0-9]+)?)\s*(ms|s)\b"
-    r"|\"retryDelay\":\s*\"([0-9.]+)s\"",
+_HINT: Final = re.compile(
+    r"(?:retry|try again) in\s+((?:[0-9]+(?:\.[0-9]+)?\s*(?:ms|h|m|s)(?![a-z])\s*)+)"
+    r"|\"retryDelay\":\s*\"([0-9]+(?:\.[0-9]+)?)s\"",
     re.IGNORECASE,
 )
+_HINT_PART: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|h|m|s)", re.IGNORECASE)
+_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_retry_hint(text: str | None) -> float | None:
+    """The delay a rate-limit text asks for, in seconds, if it names one.
+
+    Understands Gemini's "Please retry in 41.5s." and ``"retryDelay":"38s"``
+    and OpenAI's "Please try again in 1m26.4s." / "in 20ms".
+
+    Args:
+        text: The error text.
+
+    Returns:
+        Seconds, or ``None`` when the text names no delay.
+
+    Examples:
+        >>> parse_retry_hint("Please retry in 41.5s.")
+        41.5
+        >>> parse_retry_hint("Please try again in 1m26.4s.")
+        86.4
+    """
+    if not text:
+        return None
+    match = _HINT.search(text)
+    if match is None:
+        return None
+    if match.group(2) is not None:
+        return float(match.group(2))
+    return sum(
+        float(number) * _UNIT_SECONDS[unit.lower()]
+        for number, unit in _HINT_PART.findall(match.group(1))
+    )
 
 
 def classify_upstream_message(message: str) -> tuple[UpstreamKind, float | None]:
@@ -444,13 +477,4 @@ def classify_upstream_message(message: str) -> tuple[UpstreamKind, float | None]
         if pattern.search(message):
             kind = pattern_kind
             break
-    hint = _RETRY_HINT.search(message)
-    retry_after: float | None = None
-    if hint:
-        if hint.group(1) is not None:
-            retry_after = float(hint.group(1))
-            if hint.group(2).lower() == "ms":
-                retry_after /= 1000
-        else:
-            retry_after = float(hint.group(3))
-    return kind, retry_after
+    return kind, parse_retry_hint(message)

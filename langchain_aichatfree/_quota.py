@@ -52,6 +52,7 @@ from langchain_aichatfree._constants import (
     RPM_WINDOW,
     TAKEN_OUT_FOR,
 )
+from langchain_aichatfree._protocol import parse_retry_hint
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -209,46 +210,6 @@ class QuotaStore(abc.ABC):
 
 _PER_DAY: Final = re.compile(r"PerDay|\bper day\b|\(RPD\)", re.IGNORECASE)
 """A daily quota: Gemini's ``...PerDay...`` quota id, OpenAI's "requests per day"."""
-
-_HINT: Final = re.compile(
-    r"(?:retry|try again) in\s+((?:[0-9]+(?:\.[0-9]+)?\s*(?:ms|h|m|s)\s*)+)"
-    r"|\"retryDelay\":\s*\"([0-9]+(?:\.[0-9]+)?)s\"",
-    re.IGNORECASE,
-)
-_HINT_PART: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|h|m|s)", re.IGNORECASE)
-_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_retry_hint(text: str | None) -> float | None:
-    """The delay a rate-limit text asks for, in seconds, if it names one.
-
-    Understands Gemini's "Please retry in 41.5s." and ``"retryDelay":"38s"``
-    and OpenAI's "Please try again in 1m26.4s." / "in 20ms".
-
-    Args:
-        text: The error text.
-
-    Returns:
-        Seconds, or ``None`` when the text names no delay.
-
-    Examples:
-        >>> parse_retry_hint("Please retry in 41.5s.")
-        41.5
-        >>> parse_retry_hint("Please try again in 1m26.4s.")
-        86.4
-    """
-    if not text:
-        return None
-    match = _HINT.search(text)
-    if match is None:
-        return None
-    if match.group(2) is not None:
-        return float(match.group(2))
-    return sum(
-        float(number) * _UNIT_SECONDS[unit.lower()]
-        for number, unit in _HINT_PART.findall(match.group(1))
-    )
-
 
 _zone: ZoneInfo | None = None
 

@@ -7,6 +7,7 @@ tests/integration_tests/test_quota_store.py, against a real Redis.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from datetime import datetime, timezone
 
@@ -17,6 +18,7 @@ from langchain_aichatfree._constants import (
     DEFAULT_COOLDOWN,
     MAX_DEFAULT_COOLDOWN,
 )
+from langchain_aichatfree._protocol import classify_upstream_message
 from langchain_aichatfree._quota import (
     MemoryStore,
     cooldown_for,
@@ -27,6 +29,7 @@ from langchain_aichatfree._quota import (
     store_from_url,
     strikes_after,
 )
+from langchain_aichatfree.errors import RateLimitError, make_status_error
 from langchain_aichatfree.testing import UPSTREAM_ERRORS
 
 
@@ -272,3 +275,23 @@ def test_pacific_helpers_accept_utc_datetimes() -> None:
     now = datetime(2026, 11, 30, 7, 59, 59, tzinfo=timezone.utc).timestamp()
     assert pacific_day(now) == "2026-11-29"
     assert next_pacific_midnight(now) == now + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (OPENAI_RPD, 432.0),
+        ("Please try again in 1m26.4s.", 86.4),
+        ("Please try again in 1h2m3s.", 3723.0),
+        ("Please retry in 3 seconds", None),
+    ],
+)
+def test_the_error_mapping_reads_compound_hints(
+    text: str, expected: float | None
+) -> None:
+    """OpenAI's "try again in 1m26.4s" was read as no hint at all."""
+    _, retry_after = classify_upstream_message(text)
+    assert retry_after == (pytest.approx(expected) if expected is not None else None)
+    error = make_status_error(429, json.dumps({"error": {"message": text}}))
+    assert isinstance(error, RateLimitError)
+    assert error.retry_after == retry_after
