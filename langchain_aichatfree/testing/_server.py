@@ -47,6 +47,7 @@ from langchain_aichatfree.testing._checks import (
     openai_error,
     upstream_error,
 )
+from langchain_aichatfree.testing._quota import Quota
 from langchain_aichatfree.testing._reply import (
     _PREFIX,
     UPSTREAM_ERRORS,
@@ -182,8 +183,12 @@ class LocalServer:
             bytes (``Reply``'s failure counts then count these writes).
         upstream_timeout: How long the server waits for a silent upstream before
             giving up (the real one: about 300 s).
+        quota: The upstream's per-minute and per-day limits (`Quota`): past
+            them, requests get the upstream's real quota errors. One `Quota`
+            given to several servers is shared by them (one Google project).
 
     Attributes:
+        quota: The `Quota` given, or ``None``.
         requests: Every POST received, in order (see `RecordedRequest`).
         connections_opened: TCP connections accepted so far.
         disconnects: Responses whose client went away before they finished.
@@ -200,6 +205,7 @@ class LocalServer:
         responder: Responder | None = None,
         rechunk: int | None = None,
         upstream_timeout: float = 300.0,
+        quota: Quota | None = None,
     ) -> None:
         if dialect not in ("gemini", "chatgpt-demo"):
             raise ValueError(f"unknown dialect {dialect!r}")
@@ -215,6 +221,7 @@ class LocalServer:
         self._responder: Responder = responder or echo_responder
         self._rechunk = rechunk
         self._upstream_timeout = upstream_timeout
+        self.quota = quota
 
         self.requests: list[RecordedRequest] = []
         self.connections_opened = 0
@@ -559,6 +566,10 @@ class LocalServer:
         return check(payload, secret=self._secret, passwords=self._passwords)
 
     def _next_reply(self, accepted: Accepted) -> Reply:
+        if self.quota is not None:  # the upstream refuses before it answers
+            refusal = self.quota.take(self._dialect)
+            if refusal is not None:
+                return refusal
         with self._lock:
             scripted = self._script.popleft() if self._script else None
         if scripted is not None:
