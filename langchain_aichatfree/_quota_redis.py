@@ -36,8 +36,7 @@ import logging
 import os
 import threading
 import time
-import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -240,7 +239,7 @@ def redact_url(url: str) -> str:
 
 
 class _Connection:
-    """The client and registered scripts of one event loop."""
+    """The client, pool and registered scripts of one event loop."""
 
     def __init__(
         self, client: aioredis.Redis, pool: aioredis.BlockingConnectionPool
@@ -252,6 +251,19 @@ class _Connection:
         self.release: AsyncScript = client.register_script(_RELEASE)
         self.status: AsyncScript = client.register_script(_STATUS)
         self.merge_counts: AsyncScript = client.register_script(_MERGE_COUNTS)
+        self.keeper = self._keep()
+        """Suspended in its loop's care: the loop's shutdown_asyncgens()
+        (``asyncio.run`` calls it) closes it, which closes the connections."""
+
+    async def _keep(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        await self.pool.disconnect()
 
 
 def _text(value: Any) -> str:
@@ -303,9 +315,7 @@ class RedisStore(QuotaStore):
         self._connect_timeout = connect_timeout
         self._socket_timeout = socket_timeout
         self._retry_interval = retry_interval
-        self._connections: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, _Connection
-        ] = weakref.WeakKeyDictionary()
+        self._connections: dict[asyncio.AbstractEventLoop, _Connection] = {}
         self._lock = threading.Lock()
         self._fallback = self._new_fallback()
         self._down = False
@@ -339,10 +349,13 @@ class RedisStore(QuotaStore):
 
     # -- connection and fallback --------------------------------------------------
 
-    def _connection(self) -> _Connection:
+    async def _connection(self) -> _Connection:
         loop = asyncio.get_running_loop()
         connection = self._connections.get(loop)
         if connection is None:
+            # Loops that ended closed their connections through the keeper.
+            for old in [old for old in self._connections if old.is_closed()]:
+                self._connections.pop(old, None)
             # A few connections, reused: a burst of calls waits briefly for
             # one rather than opening a connection each (slow under load).
             pool = aioredis.BlockingConnectionPool.from_url(
@@ -357,6 +370,7 @@ class RedisStore(QuotaStore):
             )
             client = aioredis.Redis(connection_pool=pool)
             connection = self._connections[loop] = _Connection(client, pool)
+            await connection.keeper.__anext__()
         return connection
 
     def _scrub(self, text: str) -> str:
@@ -388,7 +402,7 @@ class RedisStore(QuotaStore):
         if self._down and time.monotonic() < self._retry_at:
             return await local(self._fallback)
         try:
-            connection = self._connection()
+            connection = await self._connection()
             if self._down:
                 await self._resume(connection)
             return await remote(connection)
@@ -599,8 +613,7 @@ class RedisStore(QuotaStore):
             return
         connection = self._connections.pop(loop, None)
         if connection is not None:
-            await connection.client.aclose()
-            await connection.pool.disconnect()
+            await connection.keeper.aclose()
 
 
 _shared_lock: Final = threading.Lock()

@@ -537,3 +537,23 @@ async def test_a_unix_socket_url(
         await store.aclose()
     finally:
         server.close()
+
+
+def test_connections_close_with_the_loop_that_made_them(
+    redis_server: RedisServer,
+) -> None:
+    """`asyncio.run` twice: each loop's connections close when it ends.
+
+    Nothing is left for Python to warn about (warnings are errors here), and the
+    store does not keep ended loops.
+    """
+    store = RedisStore(redis_server.url, prefix="runs:")
+
+    async def call() -> bool:
+        return (await store.acquire("g", rpm=None, rpd=None)).ok
+
+    assert asyncio.run(call())
+    assert asyncio.run(call())
+    assert len(store._connections) == 1
+    assert int(redis_server.command("DBSIZE").lstrip(":")) > 0
+    assert redis_server.connected_clients() == 0
