@@ -472,7 +472,7 @@ async def test_redis_outage_falls_back_locally_warns_once_and_resumes(
     assert status.cooling_until == pytest.approx(deadline, abs=0.01)
     assert status.rpm_used == 3
     assert (await other.status("h")).out_reason == "401 Invalid password."
-    assert [r.levelno for r in caplog.records if "answers again" in r.message] == [
+    assert [r.levelno for r in caplog.records if "is shared" in r.message] == [
         logging.INFO
     ]
 
