@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 
 lint: $(STAMP)
+	$(UV) lock --check --offline  # uv.lock still matches pyproject.toml
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 

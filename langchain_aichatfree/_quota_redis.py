@@ -36,10 +36,9 @@ import logging
 import os
 import threading
 import time
-import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Final, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from langchain_aichatfree._constants import (
     PROBE_LEASE,
@@ -65,6 +64,7 @@ from langchain_aichatfree._quota import (
 
 try:
     import redis.asyncio as aioredis
+    from redis.asyncio.connection import parse_url
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.commands.core import AsyncScript
@@ -135,7 +135,7 @@ redis.call('PEXPIRE', KEYS[3], math.ceil(window * 1000) + 1000)
 redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], ARGV[7])
 if probe then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[6])
+  redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[6])
   return {1, 1, false, false}
 end
 return {1, 0, false, false}
@@ -217,30 +217,45 @@ return 1
 """
 
 
+def _secrets(url: str) -> list[str]:
+    """The passwords a Redis URL carries (in its user info or its query)."""
+    parts = urlsplit(url)
+    found: list[str] = []
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        raw = userinfo.split(":", 1)[1]
+        found += [raw, unquote(raw)]
+    for name, value in parse_qsl(parts.query):
+        if name.lower() == "password" and value:
+            found.append(value)
+    return [secret for secret in found if secret]
+
+
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for reprs and logs).
+    """The URL with its passwords replaced by ``***`` (for reprs and logs).
 
     Args:
-        url: A Redis URL.
+        url: A Redis URL; a password may be in its user info or in a
+            ``password=`` query parameter.
 
     Returns:
-        The same URL, without the password.
+        The same URL, without the passwords.
     """
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:***@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    query = "&".join(
+        f"{name}=***" if name.lower() == "password" else f"{name}={value}"
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    shown = f"{parts.scheme}://{netloc}{parts.path}"
+    return shown + (f"?{query}" if query else "")
 
 
 class _Connection:
-    """The client and registered scripts of one event loop."""
+    """The client, pool and registered scripts of one event loop."""
 
     def __init__(
         self, client: aioredis.Redis, pool: aioredis.BlockingConnectionPool
@@ -252,6 +267,19 @@ class _Connection:
         self.release: AsyncScript = client.register_script(_RELEASE)
         self.status: AsyncScript = client.register_script(_STATUS)
         self.merge_counts: AsyncScript = client.register_script(_MERGE_COUNTS)
+        self.keeper = self._keep()
+        """Suspended in its loop's care: the loop's shutdown_asyncgens()
+        (``asyncio.run`` calls it) closes it, which closes the connections."""
+
+    async def _keep(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        await self.pool.disconnect()
 
 
 def _text(value: Any) -> str:
@@ -294,6 +322,12 @@ class RedisStore(QuotaStore):
             )
         if rpm_window <= 0:
             raise ValueError("`rpm_window` must be positive")
+        try:  # no I/O: a bad URL fails here, not in the first call
+            parse_url(url)
+        except ValueError as e:
+            raise ValueError(
+                f"invalid Redis quota store URL {redact_url(url)!r}: {e}"
+            ) from None
         self._url = url
         self.prefix = prefix
         self.rpm_window = rpm_window
@@ -303,12 +337,11 @@ class RedisStore(QuotaStore):
         self._connect_timeout = connect_timeout
         self._socket_timeout = socket_timeout
         self._retry_interval = retry_interval
-        self._connections: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, _Connection
-        ] = weakref.WeakKeyDictionary()
+        self._connections: dict[asyncio.AbstractEventLoop, _Connection] = {}
         self._lock = threading.Lock()
         self._fallback = self._new_fallback()
         self._down = False
+        self._resuming = False
         self._retry_at = 0.0
         self.outages = 0
         """How many times Redis failed and the local store took over."""
@@ -339,10 +372,13 @@ class RedisStore(QuotaStore):
 
     # -- connection and fallback --------------------------------------------------
 
-    def _connection(self) -> _Connection:
+    async def _connection(self) -> _Connection:
         loop = asyncio.get_running_loop()
         connection = self._connections.get(loop)
         if connection is None:
+            # Loops that ended closed their connections through the keeper.
+            for old in [old for old in self._connections if old.is_closed()]:
+                self._connections.pop(old, None)
             # A few connections, reused: a burst of calls waits briefly for
             # one rather than opening a connection each (slow under load).
             pool = aioredis.BlockingConnectionPool.from_url(
@@ -357,11 +393,13 @@ class RedisStore(QuotaStore):
             )
             client = aioredis.Redis(connection_pool=pool)
             connection = self._connections[loop] = _Connection(client, pool)
+            await connection.keeper.__anext__()
         return connection
 
     def _scrub(self, text: str) -> str:
-        password = urlsplit(self._url).password
-        return text.replace(password, "***") if password else text
+        for secret in _secrets(self._url):
+            text = text.replace(secret, "***")
+        return text
 
     def _fail(self, error: BaseException) -> None:
         with self._lock:
@@ -385,10 +423,10 @@ class RedisStore(QuotaStore):
         local: Callable[[MemoryStore], Awaitable[T]],
     ) -> T:
         """Run ``remote`` on Redis, or ``local`` on the fallback while it fails."""
-        if self._down and time.monotonic() < self._retry_at:
+        if self._down and not self._try_resume():
             return await local(self._fallback)
         try:
-            connection = self._connection()
+            connection = await self._connection()
             if self._down:
                 await self._resume(connection)
             return await remote(connection)
@@ -396,21 +434,26 @@ class RedisStore(QuotaStore):
             self._fail(e)
             return await local(self._fallback)
 
+    def _try_resume(self) -> bool:
+        """Whether this call is the one to try Redis again (one at a time)."""
+        with self._lock:
+            if self._resuming or time.monotonic() < self._retry_at:
+                return False
+            self._resuming = True
+            return True
+
     async def _resume(self, connection: _Connection) -> None:
         """Redis answers again: merge what the local store saw, then share."""
-        await connection.client.ping()
-        with self._lock:
-            if not self._down:
-                return
-            gathered, self._fallback = self._fallback, self._new_fallback()
-            self._down = False
         try:
-            await self._merge(connection, gathered)
-        except (RedisError, OSError, asyncio.TimeoutError):
-            with self._lock:  # try again with the next resume
-                self._fallback = gathered
-            raise
-        _log.warning(
+            await connection.client.ping()
+            await self._merge(connection, self._fallback)
+        finally:
+            with self._lock:
+                self._resuming = False
+        with self._lock:
+            self._fallback = self._new_fallback()
+            self._down = False
+        _log.info(
             "The Redis quota store %s answers again; quota state is shared.",
             redact_url(self._url),
         )
@@ -599,8 +642,7 @@ class RedisStore(QuotaStore):
             return
         connection = self._connections.pop(loop, None)
         if connection is not None:
-            await connection.client.aclose()
-            await connection.pool.disconnect()
+            await connection.keeper.aclose()
 
 
 _shared_lock: Final = threading.Lock()

@@ -130,16 +130,30 @@ class RedisServer:
         self.start()
 
     def command(self, *args: str) -> str:
-        """Send one command (inline protocol); return the first reply line."""
+        """Send one command; return its reply's first line (``+OK``, ``:3``)."""
+        return self._exchange(args).split(b"\r\n", 1)[0].decode()
+
+    def bulk(self, *args: str) -> str:
+        """Send one command whose reply is a bulk string; return the string."""
+        head, _, rest = self._exchange(args).partition(b"\r\n")
+        assert head.startswith(b"$"), head
+        return rest[: int(head[1:])].decode()
+
+    def _exchange(self, args: tuple[str, ...]) -> bytes:
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
             s.sendall(_encode(args))
             data = b""
-            while b"\r\n" not in data:
+            while True:
                 chunk = s.recv(65536)
-                if not chunk:
-                    break
                 data += chunk
-        return data.split(b"\r\n", 1)[0].decode()
+                if not chunk or _complete(data):
+                    return data
+
+    def connected_clients(self) -> int:
+        """Clients connected now, this one excluded."""
+        info = self.bulk("INFO", "clients")
+        [line] = [x for x in info.splitlines() if x.startswith("connected_clients:")]
+        return int(line.split(":")[1]) - 1
 
     def flush(self) -> None:
         assert self.command("FLUSHALL") == "+OK"
@@ -147,6 +161,16 @@ class RedisServer:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _complete(data: bytes) -> bool:
+    """Whether ``data`` holds one whole simple, integer, error or bulk reply."""
+    head, sep, rest = data.partition(b"\r\n")
+    if not sep:
+        return False
+    if not head.startswith(b"$") or head == b"$-1":
+        return True
+    return len(rest) >= int(head[1:]) + 2
 
 
 def _encode(args: tuple[str, ...]) -> bytes:

@@ -19,6 +19,10 @@ the first chunk, and the real failure modes, scripted with `Reply`:
         ...  # point the chat model's base URL at server.url
         assert server.requests[0].payload["messages"][-1]["role"] == "user"
 
+    # The upstream's quota: 2 requests per second, 100 per day (Gemini's texts).
+    with LocalServer(quota=Quota(rpm=2, rpd=100, window=1.0)) as server:
+        ...
+
 For pytest, add ``pytest_plugins = ["langchain_aichatfree.testing.pytest_plugin"]``
 and use the ``aichatfree_server`` fixture. From a shell:
 ``python -m langchain_aichatfree.testing --port 8000``.
@@ -26,12 +30,14 @@ and use the ``aichatfree_server`` fixture. From a shell:
 
 from __future__ import annotations
 
+from langchain_aichatfree.testing._quota import Quota
 from langchain_aichatfree.testing._reply import UPSTREAM_ERRORS, Reply, echo_responder
 from langchain_aichatfree.testing._server import LocalServer, RecordedRequest
 
 __all__ = [
     "UPSTREAM_ERRORS",
     "LocalServer",
+    "Quota",
     "RecordedRequest",
     "Reply",
     "echo_responder",

@@ -47,6 +47,7 @@ from langchain_aichatfree.testing._checks import (
     openai_error,
     upstream_error,
 )
+from langchain_aichatfree.testing._quota import Quota
 from langchain_aichatfree.testing._reply import (
     _PREFIX,
     UPSTREAM_ERRORS,
@@ -182,8 +183,12 @@ class LocalServer:
             bytes (``Reply``'s failure counts then count these writes).
         upstream_timeout: How long the server waits for a silent upstream before
             giving up (the real one: about 300 s).
+        quota: The upstream's per-minute and per-day limits (`Quota`): past
+            them, requests get the upstream's real quota errors. One `Quota`
+            given to several servers is shared by them (one Google project).
 
     Attributes:
+        quota: The `Quota` given, or ``None``.
         requests: Every POST received, in order (see `RecordedRequest`).
         connections_opened: TCP connections accepted so far.
         disconnects: Responses whose client went away before they finished.
@@ -200,6 +205,7 @@ class LocalServer:
         responder: Responder | None = None,
         rechunk: int | None = None,
         upstream_timeout: float = 300.0,
+        quota: Quota | None = None,
     ) -> None:
         if dialect not in ("gemini", "chatgpt-demo"):
             raise ValueError(f"unknown dialect {dialect!r}")
@@ -215,10 +221,12 @@ class LocalServer:
         self._responder: Responder = responder or echo_responder
         self._rechunk = rechunk
         self._upstream_timeout = upstream_timeout
+        self.quota = quota
 
         self.requests: list[RecordedRequest] = []
         self.connections_opened = 0
         self.disconnects = 0
+        self._handlers_running = 0
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._connections: dict[web.RequestHandler, _Connection] = {}
@@ -290,7 +298,7 @@ class LocalServer:
         if self._runner is not None or self._thread is not None:
             raise RuntimeError("LocalServer is already running")
         server = _TrackingServer(
-            self._handle,
+            self._handle_counted,
             on_made=self._connection_made,
             on_lost=self._connection_lost,
             access_log=None,
@@ -415,7 +423,10 @@ class LocalServer:
             await asyncio.sleep(_POLL_INTERVAL)
 
     async def wait_idle(self, timeout: float = 5.0) -> None:
-        """Wait until no TCP connection is open.
+        """Wait until no TCP connection is open and no request is being handled.
+
+        A handler can still be finishing (counting a disconnect, recording
+        its outcome) after its connection closed, so both are waited for.
 
         Args:
             timeout: Seconds to wait at most.
@@ -423,7 +434,10 @@ class LocalServer:
         Raises:
             TimeoutError: Connections still open after ``timeout``.
         """
-        await self.wait_for(lambda: self.open_connections == 0, timeout)
+        await self.wait_for(
+            lambda: self.open_connections == 0 and self._handlers_running == 0,
+            timeout,
+        )
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Block until ``predicate()`` is true (for a server in thread mode).
@@ -496,6 +510,13 @@ class LocalServer:
 
     # -- handling one request -------------------------------------------------
 
+    async def _handle_counted(self, request: web.BaseRequest) -> web.StreamResponse:
+        self._handlers_running += 1
+        try:
+            return await self._handle(request)
+        finally:
+            self._handlers_running -= 1
+
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received = time.monotonic()
         connection = self._connections.get(request.protocol)
@@ -545,6 +566,10 @@ class LocalServer:
         return check(payload, secret=self._secret, passwords=self._passwords)
 
     def _next_reply(self, accepted: Accepted) -> Reply:
+        if self.quota is not None:  # the upstream refuses before it answers
+            refusal = self.quota.take(self._dialect)
+            if refusal is not None:
+                return refusal
         with self._lock:
             scripted = self._script.popleft() if self._script else None
         if scripted is not None:

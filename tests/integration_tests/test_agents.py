@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 import itertools
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,6 +150,15 @@ def test_create_agent_runs_two_tools_and_answers(server: LocalServer) -> None:
     )
 
 
+@pytest.mark.xfail(
+    sys.version_info < (3, 11),
+    reason=(
+        "Python 3.10's asyncio cannot hand the run's context to LangGraph's tasks, "
+        "so astream(stream_mode='messages') gets no live tokens from any chat model "
+        "(langchain-core's GenericFakeChatModel too); LangGraph documents this limit"
+    ),
+    strict=True,
+)
 async def test_create_agent_streams_text_live_and_calls_on_the_last_chunk(
     server: LocalServer,
 ) -> None:

@@ -1161,7 +1161,14 @@ async def test_chatgpt_demo_upstream_errors(demo_server):
 
 def test_public_surface():
     assert sorted(testing.__all__) == sorted(
-        ["LocalServer", "Reply", "RecordedRequest", "UPSTREAM_ERRORS", "echo_responder"]
+        [
+            "LocalServer",
+            "Quota",
+            "Reply",
+            "RecordedRequest",
+            "UPSTREAM_ERRORS",
+            "echo_responder",
+        ]
     )
 
 

@@ -295,3 +295,32 @@ def test_the_error_mapping_reads_compound_hints(
     error = make_status_error(429, json.dumps({"error": {"message": text}}))
     assert isinstance(error, RateLimitError)
     assert error.retry_after == retry_after
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://:s3cret@h:1/0", "redis://:***@h:1/0"),
+        ("redis://user:p%40ss@h:1/0", "redis://user:***@h:1/0"),
+        ("rediss://user@h:1", "rediss://user@h:1"),
+        ("redis://:x@[::1]:6379/2", "redis://:***@[::1]:6379/2"),
+        ("unix:///tmp/r.sock?db=1&password=zz", "unix:///tmp/r.sock?db=1&password=***"),
+    ],
+)
+def test_redis_urls_are_shown_without_passwords(url: str, shown: str) -> None:
+    from langchain_aichatfree._quota_redis import RedisStore, redact_url
+
+    assert redact_url(url) == shown
+    assert shown in repr(RedisStore(url))
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://:s3cret@h:notaport/0", "redis://h:1/0?db=x&password=s3cret"]
+)
+def test_a_bad_redis_url_fails_when_made_without_its_password(url: str) -> None:
+    from langchain_aichatfree._quota_redis import RedisStore
+
+    with pytest.raises(ValueError, match="invalid Redis quota store URL") as info:
+        RedisStore(url)
+    assert "s3cret" not in str(info.value)
