@@ -132,3 +132,9 @@ PROBE_POLL: Final = 0.25
 """While another caller probes a group after its cooldown, the others ask again
 this often (a probe ends at its first byte, long before its lease); callers in
 the prober's own process are woken at once."""
+
+RPM_WINDOW_MARGIN: Final = 0.05
+"""A declared `rpm` is counted over a window this much longer than `rpm_window`:
+the slot is reserved before the request leaves, and the upstream counts it when
+it arrives, a little later; without a margin a request sent the moment a slot
+frees can reach an upstream whose window has not yet let the old one go."""

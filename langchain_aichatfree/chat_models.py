@@ -59,6 +59,8 @@ from langchain_aichatfree._constants import (
     GENERATE_PATH,
     MAX_OUTPUT_TOKENS,
     PROVIDER,
+    RPM_WINDOW,
+    RPM_WINDOW_MARGIN,
     USER_AGENT,
 )
 from langchain_aichatfree._deployment import Deployment, check_base_url, public_url
@@ -324,6 +326,11 @@ class ChatAIChatFree(BaseChatModel):
     process) or a ``redis://``, ``rediss://`` or ``unix://`` URL (shared by
     every process naming it; ``pip install langchain-aichatfree[redis]``)."""
 
+    rpm_window: float = Field(default=RPM_WINDOW, gt=0)
+    """The length, in seconds, of the window a `Deployment.rpm` counts (60: a
+    minute, as Gemini counts). Shrink it only to test against a `LocalServer`
+    whose `Quota` has a short window."""
+
     max_wait: float = Field(default=DEFAULT_MAX_WAIT, ge=0)
     """Seconds a call may wait for a deployment to come free (also per call).
     Past it, `RateLimitError` with `retry_after` = seconds until the earliest
@@ -474,7 +481,10 @@ class ChatAIChatFree(BaseChatModel):
             ]
             router = self._router = Router(
                 endpoints_for(deployments, self._headers, GENERATE_PATH),
-                store_from_url(self.quota_store),
+                store_from_url(
+                    self.quota_store,
+                    rpm_window=self.rpm_window * (1 + RPM_WINDOW_MARGIN),
+                ),
                 implicit=implicit,
             )
         return router
