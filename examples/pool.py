@@ -18,6 +18,7 @@ from collections import Counter
 from contextlib import ExitStack
 from typing import Any
 
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import BaseMessage
 
 from langchain_aichatfree import ChatAIChatFree, Deployment, RateLimitError
@@ -36,10 +37,11 @@ def answer(turns: list[dict[str, str]]) -> str:
     return f"{2 * number}."
 
 
-async def ask_all(model: ChatAIChatFree) -> list[BaseMessage | BaseException]:
+async def ask_all(model: ChatAIChatFree) -> list[Any]:
     """Ask every question at once; keep the failures."""
+    questions: list[LanguageModelInput] = list(QUESTIONS)
     return await model.abatch(
-        QUESTIONS,
+        questions,
         config={"max_concurrency": len(QUESTIONS)},
         return_exceptions=True,
     )
