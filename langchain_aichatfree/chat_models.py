@@ -171,6 +171,16 @@ class ChatAIChatFree(BaseChatModel):
         verify_ssl: bool
             TLS certificate verification (on by default).
 
+    Key init args — pool of deployments:
+        deployments: list[Deployment] | None
+            Several deployments to route over, each with its declared quota
+            (replaces base_url, password, secret and dialect).
+        quota_store: str
+            Where cooldowns and budgets are shared: "memory" (this process) or
+            a Redis URL (every process naming it; env `AICHATFREE_QUOTA_STORE`).
+        max_wait: float
+            Seconds a call may wait for a deployment to come free (60).
+
     Instantiate:
         .. code-block:: python
 
