@@ -371,7 +371,7 @@ class ChatAIChatFree(BaseChatModel):
         return value
 
     _pool: SessionPool = PrivateAttr(default_factory=SessionPool)
-    _router: Router | None = PrivateAttr(default=None)
+    _router: tuple[tuple[Any, ...], Router] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _validate(self) -> Self:
@@ -477,26 +477,42 @@ class ChatAIChatFree(BaseChatModel):
         return headers
 
     def _get_router(self) -> Router:
-        """The model's pool and quota store, made on first use (no I/O)."""
-        router = self._router
-        if router is None:
-            implicit = self.deployments is None
-            deployments = self.deployments or [
-                Deployment(
-                    base_url=self.base_url,
-                    password=self.password,
-                    secret=self.secret,
-                    dialect=self.dialect,
-                )
-            ]
-            router = self._router = Router(
-                endpoints_for(deployments, self._headers, GENERATE_PATH),
-                store_from_url(
-                    self.quota_store,
-                    rpm_window=self.rpm_window * (1 + RPM_WINDOW_MARGIN),
-                ),
-                implicit=implicit,
+        """The model's pool and quota store, made on first use (no I/O).
+
+        Made again if a setting it depends on changed (a `model_copy` with an
+        update keeps the private attributes of the original).
+        """
+        key = (
+            self.deployments,
+            self.base_url,
+            self.password,
+            self.secret,
+            self.dialect,
+            self.default_headers,
+            self.quota_store,
+            self.rpm_window,
+        )
+        cached = self._router
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        implicit = self.deployments is None
+        deployments = self.deployments or [
+            Deployment(
+                base_url=self.base_url,
+                password=self.password,
+                secret=self.secret,
+                dialect=self.dialect,
             )
+        ]
+        router = Router(
+            endpoints_for(deployments, self._headers, GENERATE_PATH),
+            store_from_url(
+                self.quota_store,
+                rpm_window=self.rpm_window * (1 + RPM_WINDOW_MARGIN),
+            ),
+            implicit=implicit,
+        )
+        self._router = (key, router)
         return router
 
     def _prepare(
@@ -973,13 +989,13 @@ class ChatAIChatFree(BaseChatModel):
         """
         await self._pool.aclose()
         if self._router is not None:
-            await self._router.store.aclose()
+            await self._router[1].store.aclose()
 
     def close(self) -> None:
         """Close the model's HTTP sessions from synchronous code."""
         self._pool.close()
         if self._router is not None:
-            _sync.run(self._router.store.aclose())
+            _sync.run(self._router[1].store.aclose())
 
     async def __aenter__(self) -> Self:
         return self

@@ -485,3 +485,15 @@ async def test_calls_go_on_when_redis_is_down(
     ) as model:
         answers = [await model.ainvoke("hi") for _ in range(4)]
     assert [x.content for x in answers] == ["Echo: hi"] * 4
+
+
+async def test_a_copy_with_another_deployment_goes_there(
+    servers: list[LocalServer],
+) -> None:
+    a, b, _ = servers
+    async with ChatAIChatFree(base_url=a.url) as model:
+        await model.ainvoke("hi")
+        async with model.model_copy(update={"base_url": b.url}) as copy:
+            answer = await copy.ainvoke("hi")
+    assert answer.response_metadata["deployment"] == b.url
+    assert counts([a, b]) == [1, 1]
