@@ -404,7 +404,7 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
         "--timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="longest time one attempt may take (default: no limit)",
+        help="longest time one attempt may take; inf for no limit (default: no limit)",
     )
     answer.add_argument(
         "--max-retries",
@@ -609,16 +609,26 @@ def _stream_into(
 ) -> str:
     """Stream an answer to `out`; return its text. Closes the stream however it ends."""
     pieces: list[str] = []
+    finish_reason = None
     stream = model.stream(messages)
     try:
         for chunk in stream:
             pieces.append(chunk.text)
             out.write(chunk.text)
+            finish_reason = chunk.response_metadata.get("finish_reason", finish_reason)
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
+    if finish_reason == "empty":
+        print(f"{PROG}: {_EMPTY_ANSWER}", file=sys.stderr, flush=True)
     return "".join(pieces)
+
+
+_EMPTY_ANSWER: Final = (
+    "the deployment answered with no text (finish_reason 'empty'), most often "
+    "because the model blocked the prompt; try rephrasing it"
+)
 
 
 def _read_question(words: Sequence[str]) -> str:

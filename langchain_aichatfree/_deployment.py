@@ -1,6 +1,7 @@
 """`Deployment`: one site a `ChatAIChatFree` pool can send a call to.
 
-Pure: validation and the names a deployment is known by, no I/O.
+Pure: validation (the same rules as `ChatAIChatFree`'s own fields, from
+`_settings`) and the names a deployment is known by, no I/O.
 """
 
 from __future__ import annotations
@@ -8,30 +9,11 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from typing_extensions import Self
+from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_aichatfree._constants import DEFAULT_BASE_URL
+from langchain_aichatfree._settings import BaseURL, Password, Secret
 
-__all__ = ["Deployment", "check_base_url", "public_url"]
-
-
-def check_base_url(base_url: str) -> None:
-    """Refuse a base URL that is not an http(s) URL with a host.
-
-    Args:
-        base_url: The site's root URL.
-
-    Raises:
-        ValueError: It is not one.
-    """
-    parts = urlsplit(base_url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        msg = (
-            f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, "
-            f"got {public_url(base_url)!r}."
-        )
-        raise ValueError(msg)
+__all__ = ["Deployment", "public_url"]
 
 
 def public_url(base_url: str) -> str:
@@ -64,13 +46,14 @@ class Deployment(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    base_url: str
-    """Root URL of the deployment, e.g. ``"https://aichatfree.info"``."""
+    base_url: BaseURL
+    """Root URL of the deployment, e.g. ``"https://aichatfree.info"`` (the rules
+    of `ChatAIChatFree.base_url`: no user name or password in it)."""
 
-    password: SecretStr | None = None
+    password: Password = None
     """The site password, if it has one (never shown, logged or stored)."""
 
-    secret: str = ""
+    secret: Secret = ""
     """The deployment's public signing key (`PUBLIC_SECRET_KEY`)."""
 
     dialect: Literal["gemini", "chatgpt-demo"] = "gemini"
@@ -85,11 +68,6 @@ class Deployment(BaseModel):
     quota_group: str | None = Field(default=None, min_length=1)
     """Deployments whose keys belong to one Google project share cooldowns and
     budgets: give them the same group. Default: the deployment's own URL."""
-
-    @model_validator(mode="after")
-    def _validate(self) -> Self:
-        check_base_url(self.base_url)
-        return self
 
     @property
     def url(self) -> str:

@@ -23,6 +23,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from pydantic import SecretStr
 
 from langchain_aichatfree._constants import (
     CHARS_PER_TOKEN,
@@ -320,8 +321,14 @@ class PreparedRequest:
             )
         return other
 
-    def body(self, time_ms: int, secret: str, password: str | None) -> bytes:
+    def body(self, time_ms: int, secret: str, password: SecretStr | None) -> bytes:
         """The JSON body of one attempt.
+
+        The password is read out of its `SecretStr` only inside the expression
+        that builds the body: no local variable here ever holds it in plain
+        text, so a tool that captures frame locals (an error tracker, `pytest
+        --showlocals`) cannot show it. The caller should not keep the returned
+        bytes in a long-lived local either.
 
         Args:
             time_ms: Milliseconds since the epoch, signed as is.
@@ -331,14 +338,17 @@ class PreparedRequest:
         Returns:
             The UTF-8 JSON body.
         """
-        payload: dict[str, Any] = {
-            "messages": self.messages,
-            "time": time_ms,
-            "pass": password,
-            "sign": generate_signature(time_ms, self.signed_text, secret),
-            **self.extra,
-        }
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(
+            {
+                "messages": self.messages,
+                "time": time_ms,
+                "pass": None if password is None else password.get_secret_value(),
+                "sign": generate_signature(time_ms, self.signed_text, secret),
+                **self.extra,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
 
 
 def _build_gemini_request(
@@ -426,6 +436,25 @@ def tokens_for_bytes(size: int) -> int:
         The estimated number of tokens.
     """
     return -(-size // CHARS_PER_TOKEN)
+
+
+def estimate_token_ids(text: str) -> list[int]:
+    """Pseudo token ids matching `estimate_tokens`: one per 4 UTF-8 bytes.
+
+    Each id is the integer value of its (at most 4) bytes, so equal texts give
+    equal ids; they are no real tokenizer's ids, only a count with no download.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        ``estimate_tokens(text)`` ids.
+    """
+    data = text.encode("utf-8", "surrogatepass")
+    return [
+        int.from_bytes(data[i : i + CHARS_PER_TOKEN], "big")
+        for i in range(0, len(data), CHARS_PER_TOKEN)
+    ]
 
 
 class UpstreamKind(enum.Enum):

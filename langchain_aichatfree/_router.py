@@ -34,6 +34,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
+
 from langchain_aichatfree._constants import (
     FAILED_RANK_SECONDS,
     MAX_WAIT_STEP,
@@ -80,7 +82,7 @@ class Endpoint:
     url: str
     headers: dict[str, str]
     secret: str
-    password: str | None
+    password: SecretStr | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,7 +646,7 @@ def endpoints_for(
             url=d.base_url.rstrip("/") + endpoint_path,
             headers=headers_for(d.base_url),
             secret=d.secret,
-            password=d.password.get_secret_value() if d.password else None,
+            password=d.password,
         )
         for d in deployments
     ]

@@ -4,9 +4,17 @@ Bytes go in as they arrive from the network, split anywhere; text that is safe t
 show comes out. Three things are held back until the next bytes decide them:
 
 * the bytes of a multi-byte character split across reads (incremental UTF-8);
-* a tail that may be the start of a stop sequence;
 * a tail that may be the server's mid-stream failure sentinel, which only ends a
-  broken answer and must never reach the caller as text.
+  broken answer and must never reach the caller as text;
+* a tail that may be the start of a stop sequence.
+
+The answer is the body without a final sentinel. A stop sequence counts only
+where it lies wholly inside the answer, so a tail that may be the sentinel is
+not searched for stop sequences until the next bytes show it is answer text:
+a stop sequence can never hide the server's failure report (`"HelloInternal
+server error"` with ``stop=[" "]`` raises, it does not answer
+``"HelloInternal"``). The answer ends before the stop sequence that starts
+first, however the body was split.
 
 Each `feed` costs O(len(data) + longest marker), so a long answer stays linear.
 """
@@ -20,13 +28,24 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_aichatfree._constants import CHARS_PER_TOKEN, SERVER_SENTINEL
-from langchain_aichatfree.errors import StreamInterruptedError
+from langchain_aichatfree.errors import APIError, StreamInterruptedError
 
-FinishReason = Literal["stop", "length"]
+FinishReason = Literal["stop", "length", "empty"]
+"""Why an answer ended early or is empty.
+
+``"stop"``: a stop sequence; ``"length"``: `max_tokens`; ``"empty"``: the body
+was empty (the model produced no text). ``None`` on the state: the body ended
+with the whole answer.
+"""
+
+_SENTINEL_BYTES = len(SERVER_SENTINEL.encode())
+
+_ENCODED_FFFD = "\ufffd".encode()
+"""U+FFFD as valid UTF-8: a server may send the character itself."""
 
 
-def _held_length(text: str, marker: str, limit: int) -> int:
-    """Length of the longest suffix of `text`, at most `limit`, that starts `marker`.
+def _held_length(text: str, marker: str, limit: int, end: int | None = None) -> int:
+    """The longest suffix of `text[:end]`, at most `limit`, that starts `marker`.
 
     Args:
         text: The text received and not yet shown.
@@ -34,17 +53,29 @@ def _held_length(text: str, marker: str, limit: int) -> int:
         limit: The longest suffix that counts: the whole marker for the
             sentinel (only known to be one at the end of the body), a proper
             prefix for a stop sequence (a whole one has already been found).
+        end: Where the text to look at ends (all of it by default).
 
     Returns:
-        How many characters at the end of `text` must be held back.
+        How many characters before `end` must be held back.
     """
+    end = len(text) if end is None else end
     first = marker[0]
-    i = text.find(first, max(0, len(text) - limit))
+    i = text.find(first, max(0, end - limit), end)
     while i != -1:
-        if marker.startswith(text[i:]):
-            return len(text) - i
-        i = text.find(first, i + 1)
+        if marker.startswith(text[i:end]):
+            return end - i
+        i = text.find(first, i + 1, end)
     return 0
+
+
+def _first_stop(text: str, stop: Sequence[str], end: int) -> int:
+    """Where the first stop sequence wholly inside `text[:end]` starts, or -1."""
+    cut = -1
+    for s in stop:
+        index = text.find(s, 0, end)
+        if index != -1 and (cut == -1 or index < cut):
+            cut = index
+    return cut
 
 
 _Markers = tuple[tuple[tuple[str, int], ...], tuple[str, ...]]
@@ -75,10 +106,14 @@ class AnswerState:
     Attributes:
         stop: Stop sequences; the answer ends before the first one.
         max_tokens: Approximate output limit (one token per 4 UTF-8 bytes).
+        max_bytes: Largest answer accepted, in bytes (`max_response_bytes`);
+            the sentinel that may follow it does not count.
         finish_reason: `"stop"` or `"length"` once a limit ended the answer
-            early; the caller then stops reading and closes the connection.
+            early (the caller then stops reading and closes the connection),
+            `"empty"` after `finish` when the body was empty.
         received_bytes: Raw body bytes fed so far.
-        replaced: Whether invalid UTF-8 was replaced by U+FFFD.
+        replaced: Whether invalid UTF-8 was replaced by U+FFFD (a U+FFFD the
+            server sent as valid UTF-8 does not count).
         deployment: The URL of the deployment that answered (set once the
             answer is complete).
         routing: The call's attempts (set with `deployment`).
@@ -86,6 +121,7 @@ class AnswerState:
 
     stop: Sequence[str] = ()
     max_tokens: int | None = None
+    max_bytes: int | None = None
     finish_reason: FinishReason | None = None
     received_bytes: int = 0
     replaced: bool = False
@@ -98,11 +134,15 @@ class AnswerState:
     _parts: list[str] = field(default_factory=list)
     _shown_bytes: int = 0
     _whole: bool = False
+    _tail: bytes = b""
+    _allowed: int | None = None
     _markers: tuple[tuple[str, int], ...] = ()
     _prefixes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self._markers, self._prefixes = _markers(tuple(self.stop))
+        if self.max_bytes is not None:
+            self._allowed = self.max_bytes + _SENTINEL_BYTES
 
     @property
     def text(self) -> str:
@@ -135,35 +175,90 @@ class AnswerState:
 
         Returns:
             The text that can be shown now (possibly "").
+
+        Raises:
+            APIError: The answer is larger than `max_bytes` (not retryable).
         """
         if self.finish_reason is not None:
             return ""
-        self.received_bytes += len(data)
+        size = self.received_bytes + len(data)
+        allowed = self._allowed
+        if allowed is not None and size > allowed:
+            # More than the sentinel could explain: only a stop sequence or
+            # max_tokens inside the allowed bytes still ends the answer in time.
+            shown = self.feed(data[: allowed - self.received_bytes])
+            if self.done:
+                return shown
+            raise self._too_large(self.partial_text())
+        self.received_bytes = size
         new = self._decoder.decode(data)
+        last = self._tail  # a U+FFFD sent whole may be split across reads
+        self._tail = data if len(data) > 1 else last[-1:] + data
         if not new:
             return ""
-        if "\ufffd" in new:
+        if "\ufffd" in new and new.count("\ufffd") > (last[-2:] + data).count(
+            _ENCODED_FFFD
+        ):
             self.replaced = True
         text = self._held + new if self._held else new
-        cut = -1
-        for stop in self.stop:
-            index = text.find(stop)
-            if index != -1 and (cut == -1 or index < cut):
-                cut = index
-        if cut != -1:
-            self._held = ""
-            self.finish_reason = "stop"
-            return self._show(text[:cut])
-        hold = 0
         if text.endswith(self._prefixes):  # rarely: one C call rules most reads out
-            for marker, limit in self._markers:
-                hold = max(hold, _held_length(text, marker, limit))
-        if hold:
-            self._held = text[-hold:]
-            text = text[:-hold]
-        else:
+            show = self._advance(text)
+        else:  # nothing to hold back: only a whole stop sequence matters
             self._held = ""
-        return self._show(text)
+            show = text
+            cut = -1
+            for stop in self.stop:
+                index = text.find(stop)
+                if index != -1 and (cut == -1 or index < cut):
+                    cut = index
+            if cut != -1:
+                self.finish_reason = "stop"
+                show = text[:cut]
+        show = self._show(show)
+        if allowed is not None and size > allowed - _SENTINEL_BYTES:
+            self._check_size()
+        return show
+
+    def _check_size(self) -> None:
+        """Past `max_bytes` only the sentinel may still come: check the answer.
+
+        Everything not held back is answer text, and must fit, unless a stop
+        sequence or `max_tokens` has already ended the answer within it.
+        """
+        limit = self.max_bytes or 0
+        if self.done:
+            size = len(self.text.encode())
+        else:
+            held = len(self._held.encode()) + len(self._decoder.getstate()[0])
+            size = self.received_bytes - held
+        if size > limit:
+            raise self._too_large(self.text + self._held)
+
+    def _advance(self, text: str) -> str:
+        """Decide how much of `text` (held back and new) is answer text now.
+
+        Only called when `text` ends with what may start a marker.
+
+        A tail that may be the sentinel is held; a stop sequence is searched
+        only before it. Sets `finish_reason` and returns the text before the
+        stop sequence when one ends the answer; otherwise holds back what the
+        next bytes must decide and returns the rest.
+        """
+        end = len(text) - _held_length(text, SERVER_SENTINEL, len(SERVER_SENTINEL))
+        keep = end  # where held-back text starts
+        if self.stop:
+            for marker, limit in self._markers[1:]:
+                keep = min(keep, end - _held_length(text, marker, limit, end))
+            cut = _first_stop(text, self.stop, end)
+            if cut != -1 and cut <= keep:  # no stop that starts earlier is pending
+                self._held = ""
+                self.finish_reason = "stop"
+                return text[:cut]
+        if keep < len(text):
+            self._held = text[keep:]
+            return text[:keep]
+        self._held = ""
+        return text
 
     def finish(self) -> str:
         """Close the answer at a clean end of the body.
@@ -173,8 +268,10 @@ class AnswerState:
 
         Raises:
             StreamInterruptedError: If the body ended with the server's
-                mid-stream failure sentinel; its `partial_text` is the answer
-                received before it.
+                mid-stream failure sentinel, and neither a stop sequence nor
+                `max_tokens` ended the answer before it; its `partial_text` is
+                the answer received before the sentinel.
+            APIError: The answer is larger than `max_bytes` (not retryable).
         """
         if self.finish_reason is not None:
             return ""
@@ -183,20 +280,51 @@ class AnswerState:
             self.replaced = True
         tail = self._held + rest
         self._held = ""
-        if tail.endswith(SERVER_SENTINEL):
-            partial = self.text + tail[: -len(SERVER_SENTINEL)]
+        failed = tail.endswith(SERVER_SENTINEL)
+        answer = tail[: -len(SERVER_SENTINEL)] if failed else tail
+        # Nothing more can follow: a stop sequence that was waiting for a longer
+        # one starting earlier, or for the sentinel to be ruled out, ends it now.
+        cut = _first_stop(answer, self.stop, len(answer)) if self.stop else -1
+        if cut != -1:
+            self.finish_reason = "stop"
+            return self._show(answer[:cut])
+        if failed:
+            shown = self._show(answer)  # held-back answer text may reach max_tokens
+            if self.finish_reason == "length":
+                return shown
+            partial = self.text
             msg = (
                 "The server reported a failure in the middle of the answer "
                 f"({SERVER_SENTINEL!r}) after {len(partial)} characters; the partial "
                 "answer is in `partial_text`."
             )
             raise StreamInterruptedError(msg, status_code=200, partial_text=partial)
+        if self.max_bytes is not None and self.received_bytes > self.max_bytes:
+            raise self._too_large(self.text + tail)
+        if not self.received_bytes:
+            self.finish_reason = "empty"
         self._whole = not rest
         return self._show(tail)
 
     def partial_text(self) -> str:
-        """Everything received, held-back tail included (for error reports)."""
-        return self.text + self._held
+        """Everything received, held-back tail included (for error reports).
+
+        A whole sentinel at the end is left out: it is the server's failure
+        report, even when the body is then cut before its clean end.
+        """
+        return self.text + self._held.removesuffix(SERVER_SENTINEL)
+
+    def _too_large(self, received: str) -> APIError:
+        limit = self.max_bytes or 0
+        error = APIError(
+            f"The answer exceeded max_response_bytes={limit} bytes; the "
+            "connection was closed. Raise max_response_bytes if the answer is "
+            "legitimately this long.",
+            status_code=200,
+            partial_text=received.encode()[:limit].decode("utf-8", "ignore"),
+        )
+        error.is_retryable = False
+        return error
 
     def _show(self, text: str) -> str:
         if self.max_tokens is not None and text:

@@ -13,12 +13,35 @@ model sees its own calls in the format it is asked to use.
 can be shown at once and envelopes, which are held back and become
 `tool_calls` (or `invalid_tool_calls`) at the end. It is the only parser:
 `parse_answer` runs the same reader over a whole answer, so `invoke` and a
-merged `stream` cannot disagree. Besides the instructed envelope it accepts the
-shapes real models drift into: the envelope in a code fence, with prose
-around it, inside ``<tool_call>`` tags, a bare ``{"name", "arguments" |
-"parameters" | "args" | "input"}`` object, a list of those, and OpenAI's
-``{"type": "function", "function": {"name", "arguments"}}`` with arguments as
-an object or a JSON string.
+merged `stream` cannot disagree.
+
+What counts as a call. An *envelope* is one of these JSON values:
+
+1. ``{"tool_calls": [...]}`` (the instructed form; each item a call);
+2. OpenAI's ``{"type": "function", "function": {"name", "arguments"}}`` or
+   ``{"function_call": {...}}``, arguments as an object or a JSON string;
+3. a bare call ``{"name": ..., "arguments" | "parameters" | "args" | "input":
+   ...}`` or ``{"name": ...}`` whose name is a bound tool; with a name that is
+   not bound, only ``"arguments"`` or ``"parameters"`` holding an object make
+   it a call (reported invalid: the tool is not bound), so data such as
+   ``{"name": "Alice", "input": "raw"}`` stays text;
+4. a list of bare calls, or several envelopes one after the other.
+
+It counts wherever it stands in the answer (alone, after a preamble, with
+prose after it), written bare (``{"`` or ``[{``), in a code fence, or in
+``<tool_call>`` tags, except that:
+
+* JSON right after a backtick or a quotation mark (`` ` ``, ``"``, ``'``,
+  or a typographic opening quote) is quoted in prose, not a call;
+* ``<tool_call>`` opens a call only when what follows it (after whitespace) is
+  JSON or a bound tool's name: ``<tool_call> followed by JSON`` is prose;
+* text that is not JSON but looks like an envelope (a truncated or broken
+  call) is a call, reported invalid, only at the very end of the answer (or
+  inside tags); followed by more text it is prose (an echoed template such as
+  ``{"arguments": {<arguments>}}``).
+
+Everything else is text, kept character for character in `content`, except
+the whitespace around an envelope.
 
 How the reader holds back, per character, with the decision depending only on
 the text (never on where the network split it):
@@ -27,10 +50,12 @@ the text (never on where the network split it):
   the next visible character (it is dropped around envelopes).
 * A character that may open an envelope starts a *candidate*: ``{`` followed by
   ``"``; ``[`` followed by ``{``; three backticks whose content starts with
-  ``{``, ``[`` or ``<``; ``<tool_call>``. A candidate that turns out not to be
-  one (``{x``, a Python code fence, ``<b>``) is released at the first character
-  that rules it out; one that completes (balanced JSON, closing fence or tag) is
-  parsed once: an envelope is kept, anything else released as text.
+  ``{``, ``[`` or ``<``; ``<tool_call>`` followed by JSON or a tool name. A
+  candidate that turns out not to be one (``{x``, a Python code fence,
+  ``<b>``) is released at the first character that rules it out; one that
+  completes (balanced JSON, closing fence or tag) is parsed once: an envelope
+  is kept, anything else released as text. A broken envelope is held until
+  the next visible character (released as text) or the end (an invalid call).
 
 Each `feed` costs O(len(text)): text is scanned with regular expressions, and
 inside a candidate string contents are skipped in one step.
@@ -41,7 +66,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -49,14 +74,21 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
+    BaseMessageChunk,
     HumanMessage,
     InvalidToolCall,
     ToolCall,
     ToolCallChunk,
 )
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
 from langchain_core.output_parsers.transform import BaseCumulativeTransformOutputParser
-from langchain_core.outputs import Generation
+from langchain_core.outputs import ChatGenerationChunk, Generation, GenerationChunk
+from langchain_core.runnables import Runnable, RunnableGenerator
+from langchain_core.runnables.utils import AddableDict
 from langchain_core.utils.function_calling import (
     convert_to_openai_function,
     convert_to_openai_tool,
@@ -73,6 +105,15 @@ ENVELOPE_KEY: Final = "tool_calls"
 _ARGUMENT_KEYS: Final = ("arguments", "parameters", "args", "input")
 """Where a call's arguments may be, in the order they are looked for."""
 
+_CALL_ARGUMENT_KEYS: Final = ("arguments", "parameters")
+"""The keys that make `{"name": <a tool that is not bound>, ...}` a call."""
+
+_QUOTES: Final = frozenset("`\"'\u201c\u2018\u00ab")
+"""A JSON value right after one of these is quoted in prose, never a call."""
+
+_NAME_CHARS: Final = re.compile(r"[\w.-]")
+"""Characters that continue a tool name."""
+
 _REQUIRED_CHOICES: Final = frozenset({"any", "required"})
 
 TAG_OPEN: Final = "<tool_call>"
@@ -83,6 +124,8 @@ _TRIGGER: Final = re.compile(r"[{\[`<]")
 """Characters that may open an envelope; everything else is plain text."""
 
 _STRING_STOP: Final = re.compile(r'["\\]')
+
+_NOT_WS: Final = re.compile(r"[^ \t\r\n\f\v]")
 """Inside a JSON string only these two characters matter."""
 
 _ENVELOPE_HINT: Final = re.compile(
@@ -296,6 +339,7 @@ def build_tool_setup(
             json_schema = response_format_from_schema(response_format)["json_schema"]
     if not formatted and json_schema is None and not json_mode:
         return None
+    _check_encodable(formatted, json_schema)
     return ToolSetup(
         tools=formatted,
         mode=mode,
@@ -304,6 +348,31 @@ def build_tool_setup(
         json_schema=json_schema,
         json_mode=json_mode,
     )
+
+
+def _check_encodable(
+    tools: Sequence[Mapping[str, Any]], json_schema: Mapping[str, Any] | None
+) -> None:
+    """Refuse, naming the tool, text that cannot be sent as UTF-8.
+
+    A lone surrogate in a tool's description or schema would otherwise fail
+    only when the request body is encoded, as a bare `UnicodeEncodeError`.
+    """
+    described = [(f"Tool {tool_name(t)!r}", t) for t in tools]
+    if json_schema is not None:
+        described.append(
+            (f"The response format {json_schema.get('name')!r}", json_schema)
+        )
+    for what, value in described:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            msg = (
+                f"{what} contains an unpaired surrogate in its name, description "
+                f"or schema ({e.object[e.start : e.end]!r}), which cannot be sent "
+                "as UTF-8."
+            )
+            raise ValueError(msg) from None
 
 
 # -- what the model is told -----------------------------------------------
@@ -331,11 +400,17 @@ def render_envelope(calls: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _describe_tool(tool: Mapping[str, Any]) -> str:
+    """One line of the tool list: ``{"tool", "description", "arguments_schema"}``.
+
+    Not ``{"name", "description", "parameters"}``: that is also the shape of a
+    bare call, so a model repeating its instructions (or the local server's
+    echo) would call every tool with its own schema.
+    """
     function = tool["function"]
-    described: dict[str, Any] = {"name": function["name"]}
+    described: dict[str, Any] = {"tool": function["name"]}
     if function.get("description"):
         described["description"] = function["description"]
-    described["parameters"] = function.get("parameters") or {
+    described["arguments_schema"] = function.get("parameters") or {
         "type": "object",
         "properties": {},
     }
@@ -390,8 +465,8 @@ def render_instructions(setup: ToolSetup) -> str:
     lines: list[str] = []
     if setup.tools:
         lines += [
-            "You can call tools. Each line below describes one tool: its name, what "
-            "it does, and the JSON schema of its arguments.",
+            "You can call tools. Each line below describes one tool: its name "
+            '("tool"), what it does, and the JSON schema of its arguments.',
             *(_describe_tool(t) for t in setup.tools),
             "",
             "To call tools, answer with this JSON object alone, and nothing else:",
@@ -469,6 +544,8 @@ class _Invalid:
     name: str | None
     raw: str
     error: str
+    malformed: bool = False
+    """Invalid JSON: a call only where nothing but whitespace follows it."""
 
 
 _Entry = _Call | _Invalid
@@ -557,9 +634,14 @@ def _is_call_shaped(item: Any, names: Sequence[str]) -> bool:
     name = item.get("name")
     if not isinstance(name, str):
         return False
+    if name not in names:
+        # Data often has a "name" (`{"name": "Alice", "input": "raw"}`): a call
+        # to a tool that is not bound needs arguments as an object under the
+        # function-call keys, and is then reported as an invalid call.
+        return any(isinstance(item.get(key), dict) for key in _CALL_ARGUMENT_KEYS)
     if any(key in item for key in _ARGUMENT_KEYS):
         return True
-    return name in names and set(item) <= {"name", "id", "type"}
+    return set(item) <= {"name", "id", "type"}
 
 
 def _entry_from_item(item: Any) -> _Entry:
@@ -617,13 +699,18 @@ def _looks_like_envelope(text: str, names: Sequence[str]) -> bool:
     return any(m.group(1) in names for m in _NAME_FIELD.finditer(text))
 
 
+def _all_malformed(entries: Sequence[_Entry]) -> bool:
+    return all(isinstance(e, _Invalid) and e.malformed for e in entries)
+
+
 def _extract_name(text: str) -> str | None:
     match = _NAME_FIELD.search(text)
     return match.group(1) if match else None
 
 
 def _malformed(raw: str, error: str) -> list[_Entry]:
-    return [_Invalid(_extract_name(raw), raw, f"Malformed tool call: {error}")]
+    error = f"Malformed tool call: {error}"
+    return [_Invalid(_extract_name(raw), raw, error, malformed=True)]
 
 
 def _json_values(text: str) -> list[Any]:
@@ -649,6 +736,8 @@ def _entries_from_inner(
         entries: list[_Entry] = []
         for part in stripped.split(TAG_OPEN)[1:]:
             body, closed, _ = part.partition(TAG_CLOSE)
+            if not _opens_call(body, names):
+                return None  # a fenced example of the tag, not a call
             found = _entries_from_inner(body, raw, names, tagged=True)
             entries += found or []
             if not closed:
@@ -681,6 +770,7 @@ class _Candidate:
     kind: Literal["json", "fence", "tag"]
     opener: str
     parts: list[str]
+    quoted: bool = False
     phase: Literal["open", "lang", "pre", "body"] = "open"
     count: int = 1
     depth: int = 0
@@ -690,6 +780,7 @@ class _Candidate:
     closing: int = 0
     body_start: int = 0
     size: int = 1
+    word: str = ""
 
     def add(self, text: str) -> None:
         self.parts.append(text)
@@ -699,7 +790,40 @@ class _Candidate:
 _MORE, _REJECT, _DONE = 0, 1, 2
 
 
-def _step(cand: _Candidate, char: str) -> int:
+def _step_tag_content(cand: _Candidate, char: str, names: Sequence[str]) -> int:
+    """After ``<tool_call>``: a call opens with JSON or a bound tool's name.
+
+    Anything else (``<tool_call> followed by JSON`` in prose) is text.
+    """
+    if not cand.word:
+        if char in _WS_CHARS:
+            return _MORE
+        if char in "{[":
+            cand.phase = "body"
+            return _step_body(cand, char)
+    word = cand.word + char
+    if any(name.startswith(word) for name in names):
+        cand.word = word
+        return _MORE
+    if cand.word in names and not _NAME_CHARS.match(char):
+        cand.phase = "body"
+        return _step_body(cand, char)
+    return _REJECT
+
+
+def _opens_call(content: str, names: Sequence[str]) -> bool:
+    """Whether a tag's content opens as a call does (see `_step_tag_content`)."""
+    stripped = content.lstrip(_WS_CHARS)
+    if stripped[:1] in ("{", "["):
+        return True
+    return any(
+        stripped.startswith(name)
+        and not _NAME_CHARS.match(stripped[len(name) : len(name) + 1] or " ")
+        for name in names
+    )
+
+
+def _step(cand: _Candidate, char: str, names: Sequence[str]) -> int:
     """Advance a candidate by one character (not yet added to it)."""
     if cand.phase == "body":
         return _step_body(cand, char)
@@ -714,11 +838,13 @@ def _step(cand: _Candidate, char: str) -> int:
             return _MORE
         return _REJECT
     if cand.kind == "tag":
+        if cand.phase == "pre":
+            return _step_tag_content(cand, char, names)
         if char != TAG_OPEN[cand.count]:
             return _REJECT
         cand.count += 1
         if cand.count == len(TAG_OPEN):
-            cand.phase, cand.closer, cand.body_start = "body", TAG_CLOSE, cand.size + 1
+            cand.phase, cand.closer, cand.body_start = "pre", TAG_CLOSE, cand.size + 1
         return _MORE
     # a fence: three backticks, a language tag, whitespace, then the content
     if cand.phase == "open":
@@ -766,19 +892,19 @@ def _step_body(cand: _Candidate, char: str) -> int:
     return _MORE
 
 
-def _open_candidate(char: str) -> _Candidate:
+def _open_candidate(char: str, after: str) -> _Candidate:
     if char == "`":
         return _Candidate("fence", char, [char])
     if char == "<":
         return _Candidate("tag", char, [char])
-    return _Candidate("json", char, [char])
+    return _Candidate("json", char, [char], quoted=after in _QUOTES)
 
 
 def _classify(
     cand: _Candidate, text: str, names: Sequence[str], *, complete: bool
 ) -> list[_Entry] | None:
     """An envelope's calls, or ``None`` when the region is plain text."""
-    if cand.phase != "body":
+    if cand.phase != "body" or cand.quoted:
         return None
     if cand.kind == "json":
         try:
@@ -814,6 +940,9 @@ class ToolAnswerReader:
     _found: bool = False
     _after_envelope: bool = False
     _entries: list[_Entry] = field(default_factory=list)
+    _prev: str = ""
+    _pending: str = ""
+    _pending_entries: list[_Entry] = field(default_factory=list)
 
     def feed(self, text: str) -> str:
         """Take the next piece of the answer.
@@ -827,6 +956,18 @@ class ToolAnswerReader:
         out: list[str] = []
         index, end = 0, len(text)
         while index < end:
+            if self._pending_entries:
+                # A malformed envelope is a call only if the answer ends with it.
+                match = _NOT_WS.search(text, index)
+                stop = match.start() if match else end
+                self._pending += text[index:stop]
+                if match is None:
+                    break
+                released, self._pending = self._pending, ""
+                self._pending_entries = []
+                self._release(released, out)
+                index = stop
+                continue
             cand = self._cand
             if cand is None:
                 match = _TRIGGER.search(text, index)
@@ -835,7 +976,7 @@ class ToolAnswerReader:
                     self._release(text[index:stop], out)
                 if match is None:
                     break
-                self._cand = _open_candidate(text[stop])
+                self._cand = _open_candidate(text[stop], self._prev)
                 index = stop + 1
                 continue
             if cand.phase == "body" and cand.in_string and not cand.escape:
@@ -846,7 +987,7 @@ class ToolAnswerReader:
                     index = stop
                     continue
             char = text[index]
-            verdict = _step(cand, char)
+            verdict = _step(cand, char, self.names)
             if verdict == _REJECT:
                 self._cand = None
                 self._release("".join(cand.parts), out)
@@ -868,6 +1009,10 @@ class ToolAnswerReader:
         if self._cand is not None:
             cand, self._cand = self._cand, None
             self._resolve(cand, out, complete=False)
+        if self._pending_entries:
+            self._found = True
+            self._entries += self._pending_entries
+            self._pending, self._pending_entries = "", []
         if not self._found:
             out.append(self._ws)
         self._ws = ""
@@ -880,11 +1025,17 @@ class ToolAnswerReader:
         if entries is None:
             self._release(text, out)
             return
+        if complete and cand.kind != "tag" and _all_malformed(entries):
+            self._pending, self._pending_entries = text, entries
+            return
+        self._prev = ""
         self._found = True
         self._after_envelope = True
         self._entries += entries
 
     def _release(self, text: str, out: list[str]) -> None:
+        if text:
+            self._prev = text[-1]
         body = text.rstrip(_WS_CHARS)
         if not body:
             if not self._after_envelope:
@@ -1005,12 +1156,80 @@ def _validate(model: type, value: Any) -> Any:
     return model.parse_obj(value)  # type: ignore[attr-defined]
 
 
-class JsonAnswerParser(BaseCumulativeTransformOutputParser[Any]):
+_Accumulated = GenerationChunk | ChatGenerationChunk
+
+
+def _accumulate(acc: _Accumulated | None, chunk: str | BaseMessage) -> _Accumulated:
+    """Add one streamed input to the answer so far (as LangChain's parsers do)."""
+    added: _Accumulated
+    if isinstance(chunk, BaseMessageChunk):
+        added = ChatGenerationChunk(message=chunk)
+    elif isinstance(chunk, BaseMessage):
+        added = ChatGenerationChunk(message=BaseMessageChunk(**chunk.model_dump()))
+    else:
+        added = GenerationChunk(text=chunk)
+    return added if acc is None else acc + added  # type: ignore[operator]
+
+
+class _EndsLikeInvoke(BaseCumulativeTransformOutputParser[Any]):
+    """A streaming parser whose stream ends as `invoke` does on the same answer.
+
+    LangChain's cumulative parsers yield each new partial result and then just
+    stop: an answer that never parses, or fails validation, or is cut off
+    after a partial result that happened to be valid, ends the stream without
+    an error, where `invoke` raises. Here, once the input ends, the whole
+    answer is parsed as `invoke` parses it: its error is raised, and its
+    result is yielded if it differs from the last partial one.
+    """
+
+    def _transform(self, input: Iterator[str | BaseMessage]) -> Iterator[Any]:
+        prev: Any = None
+        acc: _Accumulated | None = None
+        for chunk in input:
+            acc = _accumulate(acc, chunk)
+            parsed = self.parse_result([acc], partial=True)
+            if parsed is not None and parsed != prev:
+                yield parsed
+                prev = parsed
+        if acc is not None:
+            final = self.parse_result([acc])
+            if final != prev:
+                yield final
+
+    async def _atransform(
+        self,
+        input: AsyncIterator[str | BaseMessage],
+    ) -> AsyncIterator[Any]:
+        prev: Any = None
+        acc: _Accumulated | None = None
+        async for chunk in input:
+            acc = _accumulate(acc, chunk)
+            parsed = await self.aparse_result([acc], partial=True)
+            if parsed is not None and parsed != prev:
+                yield parsed
+                prev = parsed
+        if acc is not None:
+            final = await self.aparse_result([acc])
+            if final != prev:
+                yield final
+
+
+class ToolObjectParser(_EndsLikeInvoke, PydanticToolsParser):
+    """`PydanticToolsParser` whose stream ends as `invoke` does (an error raised)."""
+
+
+class ToolDictParser(_EndsLikeInvoke, JsonOutputKeyToolsParser):
+    """`JsonOutputKeyToolsParser` whose stream ends as `invoke` does."""
+
+
+class JsonAnswerParser(_EndsLikeInvoke):
     """Parse an answer that is a JSON object, validating it with a pydantic model.
 
     Streaming yields each new valid partial object as the text arrives (a
     pydantic object only once it validates). A final answer that is not JSON,
-    or does not validate, raises `OutputParserException`.
+    or does not validate, raises `OutputParserException`, from `invoke` and at
+    the end of a stream alike; a stream whose last partial object was cut off
+    raises rather than leave that object as the result.
     """
 
     pydantic_object: type | None = None
@@ -1056,3 +1275,56 @@ class JsonAnswerParser(BaseCumulativeTransformOutputParser[Any]):
     @property
     def _type(self) -> str:
         return "aichatfree_json_answer"
+
+
+def _parsed_or_error(parsed: Any, error: Exception | None) -> AddableDict:
+    return AddableDict(parsed=parsed, parsing_error=error)
+
+
+def parse_with_raw(parser: Runnable[Any, Any]) -> Runnable[Any, Any]:
+    """``{"raw": message}`` to ``{"raw", "parsed", "parsing_error"}``, streamed too.
+
+    The raw message streams as it arrives; once it is whole, it is parsed as
+    `invoke` parses it, and the object (or the error, which is not raised)
+    comes last. So a stream ends with the same ``parsed`` and
+    ``parsing_error`` as `invoke`, never with a partial object an error
+    would have replaced.
+
+    Args:
+        parser: The parser of the answer (any error it raises is caught).
+
+    Returns:
+        The runnable to put after ``RunnableMap(raw=model)``.
+    """
+
+    def transform(inputs: Iterator[Mapping[str, Any]]) -> Iterator[AddableDict]:
+        raw: Any = None
+        for item in inputs:
+            chunk = item.get("raw")
+            if chunk is not None:
+                raw = chunk if raw is None else raw + chunk
+                yield AddableDict(raw=chunk)
+        try:
+            parsed = parser.invoke(raw)
+        except Exception as e:
+            yield _parsed_or_error(None, e)
+            return
+        yield _parsed_or_error(parsed, None)
+
+    async def atransform(
+        inputs: AsyncIterator[Mapping[str, Any]],
+    ) -> AsyncIterator[AddableDict]:
+        raw: Any = None
+        async for item in inputs:
+            chunk = item.get("raw")
+            if chunk is not None:
+                raw = chunk if raw is None else raw + chunk
+                yield AddableDict(raw=chunk)
+        try:
+            parsed = await parser.ainvoke(raw)
+        except Exception as e:
+            yield _parsed_or_error(None, e)
+            return
+        yield _parsed_or_error(parsed, None)
+
+    return RunnableGenerator(transform, atransform, name="parse_with_raw")

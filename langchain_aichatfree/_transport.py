@@ -32,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from langchain_core.rate_limiters import BaseRateLimiter
+from pydantic import SecretStr
 
 from langchain_aichatfree._constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -47,7 +48,6 @@ from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree.errors import (
     AIChatFreeError,
     APIConnectionError,
-    APIError,
     APITimeoutError,
     InvalidRequestError,
     RateLimitError,
@@ -208,7 +208,7 @@ class CallOptions:
     url: str
     headers: Mapping[str, str]
     secret: str
-    password: str | None
+    password: SecretStr | None
     timeout: float | None
     chunk_timeout: float | None
     max_retries: int
@@ -421,12 +421,11 @@ class AnswerCall:
         else:
             options, request = target.options, target.request
         state = self.state = AnswerState(
-            stop=options.stop, max_tokens=options.max_tokens
+            stop=options.stop,
+            max_tokens=options.max_tokens,
+            max_bytes=options.max_response_bytes,
         )
         self.attempts += 1
-        body = request.body(
-            time.time_ns() // 1_000_000, options.secret, options.password
-        )
         timeout = aiohttp.ClientTimeout(
             total=options.timeout,
             sock_connect=options.chunk_timeout,
@@ -436,24 +435,20 @@ class AnswerCall:
         response: aiohttp.ClientResponse | None = None
         complete = False
         try:
-            response = await self._post(session, options, body, timeout)
+            response = await self._post(session, options, request, timeout)
             if route is not None and target is not None:
                 await route.answering(target)
             content_type = response.headers.get("Content-Type")
             if content_type and response.content_type != "text/plain":
                 start = await response.content.read(_MAX_ERROR_BODY)
                 raise make_content_type_error(content_type, start)
-            limit = options.max_response_bytes
             read = response.content.readany
             # Without a connection the whole body is in already: nothing to time.
             if options.chunk_timeout is not None and response.connection is not None:
                 silence = _Silence.take_over(response, options.chunk_timeout)
                 read = silence.read
             while data := await read():
-                if state.received_bytes + len(data) > limit:
-                    state.feed(data[: limit - state.received_bytes])
-                    raise _too_large(options, state)
-                piece = state.feed(data)
+                piece = state.feed(data)  # raises past max_response_bytes
                 if piece and not buffered:
                     yield piece
                 if state.done:
@@ -493,24 +488,38 @@ class AnswerCall:
                 else:
                     response.close()
 
+    @staticmethod
+    def _body(options: CallOptions, request: PreparedRequest) -> aiohttp.BytesPayload:
+        """A freshly signed body, wrapped so that no frame's locals show it.
+
+        The body holds the password in plain text. It is never bound to a
+        local of ours, and aiohttp's own frames only see the payload object,
+        whose repr does not include its bytes.
+        """
+        return aiohttp.BytesPayload(
+            request.body(time.time_ns() // 1_000_000, options.secret, options.password),
+            content_type="text/plain;charset=UTF-8",
+        )
+
     async def _post(
         self,
         session: aiohttp.ClientSession,
         options: CallOptions,
-        body: bytes,
+        request: PreparedRequest,
         timeout: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         """Send the request; return a 200 response or raise the mapped error.
 
         Redirects are never followed automatically: the body carries the site
         password. With `follow_redirects`, a redirect to the same origin is
-        posted again (at most `MAX_REDIRECTS` times); any other is an error.
+        posted again, signed afresh (at most `MAX_REDIRECTS` times); any other
+        is an error.
         """
         url = options.url
         for _ in range(MAX_REDIRECTS + 1):
             response = await session.post(
                 url,
-                data=body,
+                data=self._body(options, request),
                 headers=options.headers,
                 proxy=options.proxy,
                 timeout=timeout,
@@ -617,18 +626,6 @@ def _redirect_error(status: int, target: str, options: CallOptions) -> AIChatFre
         f"The deployment redirected the request (HTTP {status}) to {target}. {advice}",
         status_code=status,
     )
-
-
-def _too_large(options: CallOptions, state: AnswerState) -> AIChatFreeError:
-    error = APIError(
-        f"The answer exceeded max_response_bytes={options.max_response_bytes} "
-        "bytes; the connection was closed. Raise max_response_bytes if the answer "
-        "is legitimately this long.",
-        status_code=200,
-        partial_text=state.partial_text(),
-    )
-    error.is_retryable = False
-    return error
 
 
 def _warn_replaced(options: CallOptions) -> None:

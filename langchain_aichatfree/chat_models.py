@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,12 +23,8 @@ from langchain_core.language_models import (
 )
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
-from langchain_core.output_parsers.openai_tools import (
-    JsonOutputKeyToolsParser,
-    PydanticToolsParser,
-)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableMap
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.pydantic import is_basemodel_subclass
@@ -37,7 +33,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    SecretStr,
+    TypeAdapter,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -63,25 +60,45 @@ from langchain_aichatfree._constants import (
     RPM_WINDOW_MARGIN,
     USER_AGENT,
 )
-from langchain_aichatfree._deployment import Deployment, check_base_url, public_url
+from langchain_aichatfree._deployment import Deployment, public_url
 from langchain_aichatfree._protocol import (
     PreparedRequest,
+    estimate_token_ids,
     estimate_tokens,
     prepare_request,
     tokens_for_bytes,
 )
 from langchain_aichatfree._quota import store_from_url
 from langchain_aichatfree._router import Router, endpoints_for
+from langchain_aichatfree._settings import (
+    BaseURL,
+    Headers,
+    ModelName,
+    Password,
+    PositiveInt,
+    ProxyURL,
+    RetryCount,
+    Seconds,
+    Secret,
+    StopSequences,
+    Temperature,
+    did_you_mean,
+    known_field_names,
+    redact_url,
+)
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree._tools import (
     JsonAnswerParser,
     ToolAnswer,
     ToolAnswerReader,
+    ToolDictParser,
+    ToolObjectParser,
     ToolSetup,
     build_tool_setup,
     format_tool,
     normalize_tool_choice,
     parse_answer,
+    parse_with_raw,
     reask_messages,
     reask_text,
     render_instructions,
@@ -159,7 +176,8 @@ class ChatAIChatFree(BaseChatModel):
 
     Key init args — client:
         timeout: float | None
-            Seconds one attempt may take, first byte to last.
+            Seconds one attempt may take, first byte to last (`None` or
+            `inf`: no limit).
         chunk_timeout: float | None
             Longest silence before the first chunk and between chunks.
         max_retries: int
@@ -226,7 +244,9 @@ class ChatAIChatFree(BaseChatModel):
 
     Structured output:
         With `Joke` a pydantic model, the answer is parsed and validated;
-        streaming yields each new valid partial object:
+        streaming yields each new valid partial object, and ends as `invoke`
+        does (the same error for an answer that never validates or was cut
+        off):
 
         .. code-block:: python
 
@@ -240,75 +260,97 @@ class ChatAIChatFree(BaseChatModel):
             for partial in chain.stream({"topic": "rivers"}):
                 print("partial:", partial)
 
+    Settings and call arguments:
+        A call's keyword arguments (``stop``, ``model``, ``temperature``,
+        ``max_tokens``, ``timeout``, ``chunk_timeout``, ``max_retries``,
+        ``proxy``) obey the rules of the fields of the same name, checked
+        before anything is sent; an unknown argument, to the constructor or a
+        call, is a `TypeError` naming the closest real one.
+
     Errors:
         Every failure is a subclass of `langchain_aichatfree.AIChatFreeError`
         and of the matching `langchain_core.exceptions.ModelError` class, with
         `is_retryable` set. A truncated answer raises `StreamInterruptedError`
-        with the text received so far in `partial_text`.
+        with the text received so far in `partial_text`, whatever the stop
+        sequences. An empty body (the model produced no text, often a blocked
+        prompt) is no error: it is ``AIMessage("")`` with
+        ``response_metadata["finish_reason"] == "empty"``.
     """
 
-    # A validation error would otherwise repeat every input, passwords included.
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
-    model: str = Field(default=DEFAULT_MODEL, alias="model_name")
+    model: ModelName = Field(default=DEFAULT_MODEL, alias="model_name")
     """Model name reported in metadata and tracing; the deployment chooses the
     real model."""
 
-    base_url: str = Field(
-        default_factory=from_env(ENV_BASE_URL, default=DEFAULT_BASE_URL)
+    base_url: BaseURL = Field(
+        default_factory=from_env(ENV_BASE_URL, default=DEFAULT_BASE_URL),
+        validate_default=True,
     )
-    """Root URL of the deployment (env `AICHATFREE_BASE_URL`)."""
+    """Root URL of the deployment (env `AICHATFREE_BASE_URL`): an http(s) URL,
+    with a path if the site lives under one, but no user name or password (use
+    `password`), query or fragment. Surrounding whitespace is removed."""
 
-    secret: str = Field(default_factory=from_env(ENV_SECRET, default=""))
+    secret: Secret = Field(
+        default_factory=from_env(ENV_SECRET, default=""), validate_default=True
+    )
     """The deployment's `PUBLIC_SECRET_KEY`, used to sign requests (env
     `AICHATFREE_SECRET`). Public by design: it is in the site's browser code."""
 
-    password: SecretStr | None = Field(
-        default_factory=secret_from_env(ENV_PASSWORD, default=None), alias="api_key"
+    password: Password = Field(
+        default_factory=secret_from_env(ENV_PASSWORD, default=None),
+        alias="api_key",
+        validate_default=True,
     )
     """The site password, sent as `pass` (env `AICHATFREE_PASSWORD`)."""
 
-    timeout: float | None = Field(default=None, gt=0)
-    """Seconds allowed for one attempt, first byte to last; `None` for no limit."""
+    timeout: Seconds = None
+    """Seconds allowed for one attempt, first byte to last; `None` (or
+    `float("inf")`) for no limit."""
 
-    chunk_timeout: float | None = Field(default=DEFAULT_CHUNK_TIMEOUT, gt=0)
+    chunk_timeout: Seconds = DEFAULT_CHUNK_TIMEOUT
     """Longest wait for the server, in seconds: to connect, for the first chunk,
-    and for each next chunk (time your code spends on a chunk does not count)."""
+    and for each next chunk (time your code spends on a chunk does not count).
+    `None` (or `float("inf")`) for no limit."""
 
-    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
+    max_retries: RetryCount = DEFAULT_MAX_RETRIES
     """Retries after the first attempt (so `max_retries + 1` attempts at most).
 
     Rate limits, 5xx failures, connection failures, timeouts and interrupted
     answers are retried, with exponential backoff and jitter, but only while no
     text has reached the caller."""
 
-    stop: list[str] | None = None
+    stop: StopSequences = None
     """Stop sequences, enforced on the stream (the server has none)."""
 
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: PositiveInt | None = None
     """Approximate output limit, enforced on the stream: a token is counted as 4
     UTF-8 bytes. The deployment itself stops at 8,000 tokens."""
 
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    temperature: Temperature | None = None
     """Sampling temperature. Reported in tracing; only the chatgpt-demo dialect
     forwards it, a Gemini deployment fixes its own settings."""
 
     streaming: bool = False
     """Whether `invoke` streams internally (firing token callbacks)."""
 
-    proxy: str | None = None
-    """HTTP proxy URL for every request."""
+    proxy: ProxyURL = None
+    """HTTP proxy URL for every request. It may not carry credentials (proxy
+    authentication is not supported): the URL is not secret."""
 
-    default_headers: dict[str, str] | None = None
-    """Extra headers, over the browser-like defaults (`Origin`, `Referer`)."""
+    default_headers: Headers = None
+    """Extra headers, over the browser-like defaults (`Origin`, `Referer`).
+    Not secret: they show in reprs, dumps and traces."""
 
     dialect: Literal["gemini", "chatgpt-demo"] = "gemini"
     """The deployment's web app family: GeminiProChat (`"gemini"`) or the older
     chatgpt-demo (`"chatgpt-demo"`, OpenAI-form messages)."""
 
-    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1)
+    max_response_bytes: PositiveInt = DEFAULT_MAX_RESPONSE_BYTES
     """Largest answer accepted, in bytes; a larger one raises `APIError` and the
-    connection is closed, so a runaway server cannot exhaust memory."""
+    connection is closed, so a runaway server cannot exhaust memory. The
+    server's failure sentinel after an answer does not count: that answer is
+    interrupted (`StreamInterruptedError`, retried), not too large."""
 
     follow_redirects: bool = False
     """Whether a redirect to the same site (scheme, host and port) is followed.
@@ -373,8 +415,39 @@ class ChatAIChatFree(BaseChatModel):
     _pool: SessionPool = PrivateAttr(default_factory=SessionPool)
     _router: tuple[tuple[Any, ...], Router] | None = PrivateAttr(default=None)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A setting changed later obeys the rule it obeyed at construction.
+        # (Pydantic's validate_assignment would also re-run LangChain's model
+        # validators on every internal assignment: construction 60% slower.)
+        adapter = _ASSIGNMENT_RULES.get(name)
+        if adapter is not None:
+            value = adapter.validate_python(value)
+        super().__setattr__(name, value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_arguments(cls, data: Any) -> Any:
+        """An unknown argument is an error naming the closest real field.
+
+        A misspelled `base_url` would otherwise send the prompt, and the
+        password, to the public site. A `TypeError`, as Python raises for an
+        unexpected keyword argument (and pydantic does not wrap it with the
+        whole input, password included).
+        """
+        if isinstance(data, dict):
+            known = _known_names(cls)
+            unknown = [k for k in data if isinstance(k, str) and k not in known]
+            if unknown:
+                msg = (
+                    f"ChatAIChatFree got unexpected keyword arguments {unknown}."
+                    f"{did_you_mean(unknown, known)} The settings are listed in "
+                    "the class docstring and the README's Configuration section."
+                )
+                raise TypeError(msg)
+        return data
+
     @model_validator(mode="after")
-    def _validate(self) -> Self:
+    def _check_deployments(self) -> Self:
         if self.deployments is not None:
             explicit = sorted(
                 {"base_url", "password", "secret", "dialect"} & self.model_fields_set
@@ -389,9 +462,6 @@ class ChatAIChatFree(BaseChatModel):
             if not self.deployments:
                 msg = "deployments must name at least one Deployment."
                 raise ValueError(msg)
-        else:
-            check_base_url(self.base_url)
-        _check_stop(self.stop)
         return self
 
     # -- LangChain plumbing -------------------------------------------------
@@ -438,10 +508,19 @@ class ChatAIChatFree(BaseChatModel):
         max_tokens = kwargs.get("max_tokens", self.max_tokens)
         if max_tokens is not None:
             params["ls_max_tokens"] = max_tokens
-        stop = stop or self.stop
+        stop = stop if stop is not None else self.stop  # a call's [] means none
         if stop:
             params["ls_stop"] = stop
         return params
+
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        # What tracers record, before the call's arguments are checked: a
+        # call's `proxy` with credentials (refused by `_prepare`) is redacted.
+        if isinstance(kwargs.get("proxy"), str):
+            kwargs["proxy"] = redact_url(kwargs["proxy"])
+        return super()._get_invocation_params(stop=stop, **kwargs)
 
     def get_num_tokens(self, text: str) -> int:
         """Estimate the tokens in a text (1 per 4 UTF-8 bytes; no download).
@@ -450,9 +529,30 @@ class ChatAIChatFree(BaseChatModel):
             text: Any text.
 
         Returns:
-            The estimated token count.
+            The estimated token count (or as many as `custom_get_token_ids`
+            gives, when it is set).
         """
+        if self.custom_get_token_ids is not None:
+            return len(self.custom_get_token_ids(text))
         return estimate_tokens(text)
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Pseudo token ids, one per 4 UTF-8 bytes (no tokenizer, no download).
+
+        LangChain's default loads a GPT-2 tokenizer from `transformers`; the
+        deployment's model is not GPT-2 and reports no tokens, so the ids follow
+        the same estimate as `get_num_tokens` (``len(ids)`` equals it). Each id
+        is the value of its bytes: equal texts give equal ids.
+
+        Args:
+            text: Any text.
+
+        Returns:
+            The ids (`custom_get_token_ids`'s, when it is set).
+        """
+        if self.custom_get_token_ids is not None:
+            return self.custom_get_token_ids(text)
+        return estimate_token_ids(text)
 
     # -- the calls ------------------------------------------------------------
 
@@ -526,25 +626,15 @@ class ChatAIChatFree(BaseChatModel):
             msg = (
                 f"ChatAIChatFree got unexpected keyword arguments {sorted(unknown)}; "
                 f"a call accepts stop and {sorted(_CALL_KWARGS - {'stream'})}."
+                f"{did_you_mean(unknown, _CALL_KWARGS | {'stop'})}"
             )
             raise TypeError(msg)
-        stop = stop if stop is not None else self.stop
-        _check_stop(stop)
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if max_tokens is not None and (
-            not isinstance(max_tokens, int) or max_tokens < 1
-        ):
-            msg = f"max_tokens must be a positive integer, got {max_tokens!r}."
-            raise ValueError(msg)
+        call = self._call_settings(stop, kwargs)
         connector = kwargs.get("connector")
         if connector is not None and not isinstance(connector, aiohttp.BaseConnector):
             msg = f"connector must be an aiohttp connector, got {type(connector)}."
             raise TypeError(msg)
-        max_wait = kwargs.get("max_wait", self.max_wait)
-        if not isinstance(max_wait, (int, float)) or max_wait < 0:
-            msg = f"max_wait must be a number of seconds >= 0, got {max_wait!r}."
-            raise ValueError(msg)
-        temperature = kwargs.get("temperature", self.temperature)
+        temperature = call["temperature"]
         tools = _plan_tools(messages, kwargs, temperature)
         router = self._get_router()
         request = prepare_request(
@@ -557,24 +647,40 @@ class ChatAIChatFree(BaseChatModel):
             url=self.endpoint,
             headers=self._headers(),
             secret=self.secret,
-            password=(
-                self.password.get_secret_value() if self.password is not None else None
-            ),
-            timeout=kwargs.get("timeout", self.timeout),
-            chunk_timeout=kwargs.get("chunk_timeout", self.chunk_timeout),
-            max_retries=kwargs.get("max_retries", self.max_retries),
-            stop=tuple(stop or ()),
-            max_tokens=max_tokens,
-            proxy=kwargs.get("proxy", self.proxy),
+            password=self.password,
+            timeout=call["timeout"],
+            chunk_timeout=call["chunk_timeout"],
+            max_retries=call["max_retries"],
+            stop=tuple(call["stop"] or ()),
+            max_tokens=call["max_tokens"],
+            proxy=call["proxy"],
             connector=connector,
             rate_limiter=self.rate_limiter,
             max_response_bytes=self.max_response_bytes,
             follow_redirects=self.follow_redirects,
             verify_ssl=self.verify_ssl,
             router=router,
-            max_wait=float(max_wait),
+            max_wait=float(call["max_wait"]),
         )
-        return request, options, kwargs.get("model") or self.model, tools
+        return request, options, call["model"], tools
+
+    def _call_settings(
+        self, stop: list[str] | None, kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A call's settings: its own arguments, checked by the fields' rules.
+
+        The arguments are validated by a model built from the fields
+        themselves (`_CallArguments`), so a call obeys exactly the rules the
+        constructor does; whatever the call does not give comes from the model.
+        """
+        settings = {name: getattr(self, name) for name in _OVERRIDABLE}
+        given = {name: kwargs[name] for name in _OVERRIDABLE if name in kwargs}
+        if stop is not None:
+            given["stop"] = stop
+        if given:  # the model's own values were checked when they were set
+            checked = _CallArguments.model_validate(given)
+            settings.update({name: getattr(checked, name) for name in given})
+        return settings
 
     def _metadata(
         self, state: AnswerState, request: PreparedRequest, model: str
@@ -771,6 +877,8 @@ class ChatAIChatFree(BaseChatModel):
                 temperature=tools.temperature,
                 instructions=tools.instructions,
             )
+            if options.rate_limiter is not None:  # a new request, like any other
+                await options.rate_limiter.aacquire(blocking=True)
             state = await AnswerCall(self._pool, retry, options).collect()
             answer = parse_answer(state.text, setup)
             metadata, retry_usage = self._metadata(state, retry, model)
@@ -797,6 +905,16 @@ class ChatAIChatFree(BaseChatModel):
         `tool_calls` (with fresh ids); a malformed call, or one to a tool that is
         not bound, becomes an `invalid_tool_calls` entry. Plain text still
         streams as it arrives; calls come on the last chunk.
+
+        What counts as a call: that envelope, OpenAI's function form, a bare
+        ``{"name", "arguments"}`` object (or ``"parameters"``/``"args"``/
+        ``"input"`` for a bound tool's name), or a list of those; bare, in a
+        code fence or in ``<tool_call>`` tags, alone or with prose around it.
+        Not a call, and kept in `content` character for character: JSON right
+        after a backtick or quotation mark (quoted), ``<tool_call>`` not
+        followed by JSON or a tool name, data like ``{"name": "Alice",
+        "input": "raw"}``, and broken JSON that more text follows. Only the
+        whitespace around a call is dropped from `content`.
 
         Args:
             tools: Anything LangChain accepts as a tool: `BaseTool`, functions,
@@ -856,13 +974,18 @@ class ChatAIChatFree(BaseChatModel):
                 not validated). May be ``None`` for ``method="json_mode"``.
             method: ``"json_schema"`` (default): the model is asked to answer
                 with one JSON object conforming to the schema; the text streams,
-                so streaming yields each new valid partial object.
+                so streaming yields each new valid partial object (and, like
+                every method, ends as `invoke` does: its error is raised at the
+                end of the stream).
                 ``"function_calling"``: the schema is bound as a tool the model
                 must call (re-asked once if it does not); the object arrives
                 whole. ``"json_mode"``: the model is asked for a JSON object; the
                 schema is not sent (describe it in the prompt).
             include_raw: Return ``{"raw": AIMessage, "parsed": ...,
                 "parsing_error": ...}`` instead of raising on a parsing error.
+                A stream yields the raw message as it arrives, then
+                ``parsed`` and ``parsing_error`` once, as `invoke` returns
+                them.
             strict: Recorded, and passed to the schema conversion; the server
                 cannot enforce a schema.
             **kwargs: Further arguments bound to the model.
@@ -908,9 +1031,9 @@ class ChatAIChatFree(BaseChatModel):
                 **kwargs,
             )
             parser = (
-                PydanticToolsParser(tools=[schema], first_tool_only=True)
+                ToolObjectParser(tools=[schema], first_tool_only=True)
                 if is_pydantic
-                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+                else ToolDictParser(key_name=name, first_tool_only=True)
             )
         else:
             response_format = (
@@ -922,13 +1045,7 @@ class ChatAIChatFree(BaseChatModel):
             parser = JsonAnswerParser(pydantic_object=schema if is_pydantic else None)
         if not include_raw:
             return llm | parser
-        parse_raw = RunnablePassthrough.assign(
-            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
-        )
-        keep_raw = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parse_raw.with_fallbacks(
-            [keep_raw], exception_key="parsing_error"
-        )
+        return RunnableMap(raw=llm) | parse_with_raw(parser)
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         """What the deployment can do, as `create_agent` reads it.
@@ -1020,6 +1137,51 @@ class ChatAIChatFree(BaseChatModel):
         self.close()
 
 
+_OVERRIDABLE: Final = (
+    "model",
+    "temperature",
+    "max_tokens",
+    "timeout",
+    "chunk_timeout",
+    "max_retries",
+    "max_wait",
+    "proxy",
+    "stop",
+)
+"""Fields a single call may override with a keyword argument of the same name."""
+
+_OWN_FIELDS: Final = frozenset(ChatAIChatFree.model_fields) - frozenset(
+    BaseChatModel.model_fields
+)
+_ASSIGNMENT_RULES: Final[dict[str, TypeAdapter[Any]]] = {
+    name: TypeAdapter(
+        ChatAIChatFree.model_fields[name].rebuild_annotation(),
+        config=ConfigDict(hide_input_in_errors=True, title=f"ChatAIChatFree.{name}"),
+    )
+    for name in _OWN_FIELDS
+}
+"""Each of the model's own fields' rule, applied when the field is assigned."""
+
+_CALL_FIELDS: Final[dict[str, Any]] = {
+    name: (ChatAIChatFree.model_fields[name].rebuild_annotation(), None)
+    for name in _OVERRIDABLE
+}
+_CallArguments: Final = create_model(
+    "ChatAIChatFreeCall",
+    __config__=ConfigDict(
+        extra="forbid", hide_input_in_errors=True, title="ChatAIChatFree call"
+    ),
+    **_CALL_FIELDS,
+)
+"""A call's overriding arguments, validated by the very rules of the fields."""
+
+
+@functools.cache
+def _known_names(cls: type[BaseModel]) -> frozenset[str]:
+    """The names a model class's constructor accepts (its fields are fixed)."""
+    return known_field_names(cls.model_fields)
+
+
 def _plan_tools(
     messages: Sequence[BaseMessage], kwargs: Any, temperature: float | None
 ) -> _ToolPlan | None:
@@ -1060,11 +1222,3 @@ def _last_tool_chunk(
         ),
         generation_info={"finish_reason": metadata["finish_reason"]},
     )
-
-
-def _check_stop(stop: Sequence[str] | None) -> None:
-    if stop is None:
-        return
-    if isinstance(stop, str) or not all(isinstance(s, str) and s for s in stop):
-        msg = f"stop must be a list of non-empty strings, got {stop!r}."
-        raise ValueError(msg)

@@ -133,8 +133,8 @@ class Reply:
             if count is not None and count < 0:
                 raise ValueError(f"`{name}` must not be negative")
         for name in ("first_byte_delay", "chunk_delay", "stall_seconds"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"`{name}` must not be negative")
+            if not getattr(self, name) >= 0:  # NaN too
+                raise ValueError(f"`{name}` must not be negative (or NaN)")
         if self.status is not None and not 400 <= self.status <= 599:
             raise ValueError("`status` must be an error status (400-599)")
 

@@ -211,7 +211,7 @@ class LocalServer:
             raise ValueError(f"unknown dialect {dialect!r}")
         if rechunk is not None and rechunk < 1:
             raise ValueError("`rechunk` must be at least 1")
-        if upstream_timeout <= 0:
+        if not upstream_timeout > 0:  # NaN too
             raise ValueError("`upstream_timeout` must be positive")
         self._host = host
         self._port = port

@@ -128,8 +128,8 @@ def test_create_agent_runs_two_tools_and_answers(server: LocalServer) -> None:
     last = server.requests[-1]
     assert_alternates(last)
     [(_, prompt), (_, call_1), (_, result_1), (_, call_2), (_, result_2)] = turns(last)
-    assert '{"name": "get_weather", "description": "Get the current' in prompt
-    assert '{"name": "celsius_to_fahrenheit"' in prompt
+    assert '{"tool": "get_weather", "description": "Get the current' in prompt
+    assert '{"tool": "celsius_to_fahrenheit"' in prompt
     assert prompt.endswith(QUESTION)
     assert json.loads(call_1) == {
         "tool_calls": [
@@ -265,7 +265,7 @@ def test_create_agent_structured_response_uses_the_tool_strategy(
     assert box.ran == [("get_weather", "Paris")]
     assert result["structured_response"] == Report(**report)
     prompt = turns(server.requests[0])[0][1]
-    assert '{"name": "Report", "description": "A weather report."' in prompt
+    assert '{"tool": "Report", "description": "A weather report."' in prompt
     assert "You must call at least one tool now" in prompt
 
 

@@ -69,6 +69,7 @@ SCRIPTED: Mapping[str, Callable[[], Reply]] = {
     "briefly limited please": lambda: Reply.rate_limited(retry_in=0.2),
     "bad key please": lambda: Reply(error=UPSTREAM_ERRORS["api_key_invalid"]),
     "sentinel please": lambda: Reply("x", fail_after=0),
+    "empty please": lambda: Reply(""),
     "partial please": lambda: Reply(chunks=["partial ", "answer"], fail_after=2),
     "overloaded please": lambda: Reply(error=UPSTREAM_ERRORS["upstream_503"]),
     "late please": lambda: Reply("late", first_byte_delay=60),
@@ -323,6 +324,16 @@ def test_wrong_secret_exits_3(run_main: Callable[..., Result]) -> None:
     line = check_one_line(run_main("--secret", "not-the-key", "hi"), 3)
     assert "Invalid signature. (HTTP 401)" in line
     assert "--secret" in line
+
+
+def test_an_empty_answer_is_said_on_stderr(run_main: Callable[..., Result]) -> None:
+    # Issue 10 item 5: an empty body is not a complete answer of no text.
+    result = run_main("empty please")
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert "answered with no text" in result.stderr
+    result = run_main("--json", "empty please")
+    assert json.loads(result.stdout)["response_metadata"]["finish_reason"] == "empty"
 
 
 def test_partial_answer_is_flagged_incomplete(run_main: Callable[..., Result]) -> None:

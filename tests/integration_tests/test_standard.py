@@ -38,9 +38,9 @@ def play_model(turns: list[dict[str, str]]) -> str | Reply:
     """Answer like a model that follows the instructions it is given."""
     prompt, last = turns[0]["text"], turns[-1]["text"]
     tools = [
-        json.loads(line)["name"]
+        json.loads(line)["tool"]
         for line in prompt.splitlines()
-        if line.startswith('{"name": ')
+        if line.startswith('{"tool": ')
     ]
     if tools and not last.startswith("[Tool"):
         forced = re.search(r'You must call the tool "([^"]+)"', prompt)

@@ -54,8 +54,8 @@ def comedian(turns: list[dict[str, str]]) -> str | Reply:
     """Call the described tool with the joke, or answer the joke as JSON."""
     prompt = turns[0]["text"]
     for line in prompt.splitlines():
-        if line.startswith('{"name": '):
-            call = {"name": json.loads(line)["name"], "arguments": JOKE}
+        if line.startswith('{"tool": '):
+            call = {"name": json.loads(line)["tool"], "arguments": JOKE}
             return json.dumps({"tool_calls": [call]})
     return Reply(json.dumps(JOKE), chunk_size=5, chunk_delay=0.002)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import sys
 from typing import Any
 
 import pytest
@@ -104,6 +105,24 @@ def test_get_num_tokens_needs_no_download() -> None:
     model = ChatAIChatFree()
     assert model.get_num_tokens("abcdefgh") == 2
     assert model.get_num_tokens_from_messages([HumanMessage("abcdefgh")]) > 2
+
+
+def test_get_token_ids_needs_no_tokenizer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 10 item 18: LangChain's default loads GPT-2 from `transformers`.
+    monkeypatch.setitem(sys.modules, "transformers", None)  # import fails
+    model = ChatAIChatFree()
+    for text in ("", "abcdefgh", "abcdefghi", "東京 🌸 Zürich"):
+        ids = model.get_token_ids(text)
+        assert len(ids) == model.get_num_tokens(text)
+        assert all(isinstance(i, int) for i in ids)
+    assert model.get_token_ids("same text") == model.get_token_ids("same text")
+    assert model.get_token_ids("abcd") != model.get_token_ids("abce")
+
+
+def test_a_custom_tokenizer_is_used_for_ids_and_counts() -> None:
+    model = ChatAIChatFree(custom_get_token_ids=lambda text: [7] * len(text))
+    assert model.get_token_ids("abcdefgh") == [7] * 8
+    assert model.get_num_tokens("abcdefgh") == 8
 
 
 def test_unknown_call_kwargs_fail_before_any_request() -> None:

@@ -84,7 +84,7 @@ def test_json_file(tmp_path: Path, wrapped: bool) -> None:
         (
             "p.json",
             json.dumps([{"base_url": "https://a.example"}, {"base_url": "a.example"}]),
-            "deployment 2: base_url must be an http",
+            "deployment 2: base_url: base_url must be an http",
         ),
         (
             "p.json",

@@ -15,6 +15,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from pydantic import SecretStr
 
 from langchain_aichatfree import generate_signature
 from langchain_aichatfree._constants import (
@@ -251,7 +252,7 @@ def test_gemini_payload_is_signed_over_the_joined_last_text() -> None:
         dialect="gemini",
         temperature=0.3,
     )
-    body = json.loads(request.body(1732406400000, "k", "pw"))
+    body = json.loads(request.body(1732406400000, "k", SecretStr("pw")))
     text = _system("Be brief.", "Hello")
     assert body == {
         "messages": [{"role": "user", "parts": [{"text": text}]}],

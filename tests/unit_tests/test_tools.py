@@ -382,7 +382,84 @@ def test_parallel_false_keeps_the_first_call_and_reports_the_others() -> None:
     ]
 
 
-ALL_CASES = [case[1] for case in VALID_CASES + INVALID_CASES]
+# (id, answer): prose that mentions or quotes calls keeps every character
+# (issue 10 item 3), and is never a call.
+PROSE_CASES: list[tuple[str, str]] = [
+    (
+        "the tag named in prose",
+        "To call a tool, the model writes <tool_call> followed by JSON. That is "
+        "all; no call is needed.",
+    ),
+    ("both tags named in prose", "Wrap calls in <tool_call> and </tool_call> tags."),
+    ("a fenced example of the tag", "```\n<tool_call> is the tag\n```\nok"),
+    (
+        "data with a name and an input",
+        'The API returns {"name": "Alice", "input": "raw"} for each user',
+    ),
+    ("a list of such data", 'Rows: [{"name": "Alice", "args": {"a": 1}}] in all.'),
+    ("data with a name and arguments text", '{"name": "Bob", "parameters": "none"}'),
+    ("an envelope in inline code", f"You would write `{CALL}` to call it."),
+    ("an envelope in quotes", f'You would write "{CALL}" to call it.'),
+    ("an envelope in curly quotes", f"The model answers \u201c{CALL}\u201d."),
+    (
+        "the instructed template, in a sentence",
+        'The format is {"tool_calls": [{"name": "<tool name>", "arguments": '
+        "{<arguments>}}]} exactly.",
+    ),
+    (
+        "the re-ask template, at the end of a sentence",
+        'Answer with {"tool_calls": [{"name": "<tool name>", "arguments": {...}}]}.',
+    ),
+    (
+        "a malformed call followed by prose",
+        '{"name": "get_weather", "arguments": {"city": "Paris",},} is wrong.',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "text", [case[1] for case in PROSE_CASES], ids=[case[0] for case in PROSE_CASES]
+)
+def test_prose_keeps_every_character(text: str) -> None:
+    answer = parse_answer(text, SETUP)
+    assert answer.content == text
+    assert answer.tool_calls == []
+    assert answer.invalid_tool_calls == []
+    assert not answer.envelope
+
+
+def test_a_malformed_call_at_the_very_end_is_still_an_invalid_call() -> None:
+    text = 'Calling: {"name": "get_weather", "arguments": {"city": "Paris",},}\n '
+    answer = parse_answer(text, SETUP)
+    assert answer.content == "Calling:"
+    assert invalid(answer)[0][0] == "get_weather"
+    assert "Malformed tool call" in invalid(answer)[0][1]
+
+
+def test_a_tag_that_opens_with_a_bound_tool_name_is_a_call() -> None:
+    answer = parse_answer("Sure. <tool_call>now()</tool_call> Done.", SETUP)
+    assert answer.content == "Sure. Done."
+    [(name, error)] = invalid(answer)
+    assert name is None
+    assert "Malformed tool call" in error
+    answer = parse_answer("<tool_call>nowhere to go", SETUP)
+    assert answer.content == "<tool_call>nowhere to go"
+
+
+def test_the_instructions_repeated_by_the_model_are_not_calls() -> None:
+    # Issue 10 item 17: the tool list used the shape of a bare call.
+    for setup in (SETUP, make_setup(tools=[Plan], tool_choice="Plan")):
+        text = render_instructions(setup)
+        answer = parse_answer(f"You said:\n{text}\nhi", setup)
+        assert answer.tool_calls == []
+        assert answer.invalid_tool_calls == []
+        assert answer.content == f"You said:\n{text}\nhi"
+
+
+ALL_CASES = [
+    *(case[1] for case in VALID_CASES + INVALID_CASES),
+    *(case[1] for case in PROSE_CASES),
+]
 
 
 def read_in_pieces(text: str, cuts: list[int]) -> tuple[list[str], ToolAnswer]:
@@ -599,10 +676,11 @@ def test_instructions_describe_each_tool_and_the_exact_format() -> None:
     setup = make_setup(tools=[get_weather, now], tool_choice="get_weather")
     text = render_instructions(setup)
     lines = text.splitlines()
-    described = [json.loads(line) for line in lines if line.startswith('{"name": ')]
-    assert [t["name"] for t in described] == ["get_weather", "now"]
+    described = [json.loads(line) for line in lines if line.startswith('{"tool": ')]
+    assert [t["tool"] for t in described] == ["get_weather", "now"]
     assert described[0]["description"] == "Get the weather in a city."
-    assert described[0]["parameters"]["properties"] == {"city": {"type": "string"}}
+    schema = described[0]["arguments_schema"]
+    assert schema["properties"] == {"city": {"type": "string"}}
     assert '{"tool_calls": [{"name": "<tool name>", "arguments": {<arguments>}}]}' in (
         lines
     )

@@ -1,0 +1,284 @@
+"""The rules for settings, shared by the fields and a call's keyword arguments.
+
+Each setting's rule is one annotated type: `ChatAIChatFree` declares its fields
+with these types, and the keyword arguments of a single call are validated by a
+model built from those same fields, so a call obeys exactly the rules the
+constructor does. Pure: no I/O.
+
+Numbers are strict: a `bool` is not a number and a string is not parsed, so
+`max_tokens=True` or `timeout="5"` is an error, not a guess. Seconds must be
+finite and positive; `float("inf")` means no limit, like `None`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Collection, Mapping
+from typing import Annotated, Final
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
+
+from langchain_aichatfree._constants import DEFAULT_BASE_URL, ENV_PASSWORD
+
+_CONTROL_OR_SPACE: Final = re.compile(r"[\x00-\x20\x7f\s]")
+"""Characters a URL may not contain (after surrounding whitespace is removed)."""
+
+_HEADER_NAME: Final = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+"""An HTTP header name (an RFC 9110 token)."""
+
+
+def _infinite_means_no_limit(value: object) -> object:
+    """`float("inf")` seconds is no limit: the same as `None`."""
+    if isinstance(value, float) and value == math.inf:
+        return None
+    return value
+
+
+def _check_encodable(value: str, what: str) -> str:
+    """Refuse text that cannot be sent as UTF-8 (a lone surrogate).
+
+    The value itself is never quoted: it may be a secret.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        msg = (
+            f"{what} contains an unpaired surrogate at position {e.start}, which "
+            "cannot be sent as UTF-8."
+        )
+        raise ValueError(msg) from None
+    return value
+
+
+def redact_url(url: str) -> str:
+    """The URL with any user name and password replaced by ``***``.
+
+    Args:
+        url: Any URL (or text that is not one).
+
+    Returns:
+        The URL safe to show in a message or a trace.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<an unparsable URL>"
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"***@{host}").geturl()
+
+
+def _hide_credentials(value: object) -> object:
+    """Redact a URL's credentials before any check can fail on it.
+
+    Pydantic keeps the input of a failed check in `ValidationError.errors()`
+    (which `hide_input_in_errors` does not cover), and a URL with credentials
+    is always refused: so the input it records is the redacted URL.
+    """
+    if isinstance(value, str) and "@" in value:
+        return redact_url(value)
+    return value
+
+
+def _check_url(url: str, what: str, *, example: str) -> str:
+    """The shared checks of `base_url` and `proxy`; returns the stripped URL."""
+    url = url.strip()
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        msg = f"{what} is not a valid URL ({e}): {shown!r}."
+        raise ValueError(msg) from None
+    del port  # read only to check it: urlsplit validates the port lazily
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        msg = f"{what} must be an http(s) URL such as {example!r}, got {shown!r}."
+        raise ValueError(msg)
+    if _CONTROL_OR_SPACE.search(url):
+        msg = f"{what} must not contain spaces or control characters, got {shown!r}."
+        raise ValueError(msg)
+    if "?" in url or "#" in url:
+        msg = (
+            f"{what} must not have a query or a fragment ('?...' or '#...'), got "
+            f"{shown!r}: give the address alone, such as {example!r}."
+        )
+        raise ValueError(msg)
+    return url
+
+
+def check_base_url(url: str) -> str:
+    """Validate `base_url`: an http(s) root, with no credentials, query or fragment.
+
+    Surrounding whitespace (a stray newline in an environment variable) is
+    removed. Credentials in the URL are refused: they would be sent in
+    `Origin` and `Referer` and show in reprs, dumps and traces.
+
+    Args:
+        url: The configured URL.
+
+    Returns:
+        The URL, stripped.
+
+    Raises:
+        ValueError: If it cannot be a deployment's root URL.
+    """
+    url = _check_url(url, "base_url", example=DEFAULT_BASE_URL)
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        msg = (
+            "base_url must not contain a user name or password "
+            f"({redact_url(url)!r}): they would be sent to the site in headers "
+            "and appear in reprs and traces. Put the site password in `password` "
+            f"(or {ENV_PASSWORD}) instead."
+        )
+        raise ValueError(msg)
+    return url
+
+
+def check_proxy(url: str | None) -> str | None:
+    """Validate `proxy`: an http(s) proxy URL without credentials.
+
+    Args:
+        url: The proxy URL, or `None`.
+
+    Returns:
+        The URL, stripped, or `None`.
+
+    Raises:
+        ValueError: If it is not an http(s) URL, or carries credentials.
+    """
+    if url is None:
+        return None
+    url = _check_url(url, "proxy", example="http://proxy.example:3128")
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        msg = (
+            f"proxy must not contain a user name or password ({redact_url(url)!r}): "
+            "the URL shows in reprs, dumps, traces and error messages. Proxy "
+            "authentication is not supported; use a proxy that needs none (such "
+            "as a local forwarding proxy that authenticates upstream)."
+        )
+        raise ValueError(msg)
+    return url
+
+
+def _check_stop(stop: list[str] | None) -> list[str] | None:
+    if stop is not None and not all(stop):
+        msg = f"stop must be a list of non-empty strings, got {stop!r}."
+        raise ValueError(msg)
+    return stop
+
+
+def _check_secret(secret: str) -> str:
+    return _check_encodable(secret, "secret")
+
+
+def _as_secret(value: object) -> object:
+    """Wrap a plain password at once: a failed check then records it masked."""
+    return SecretStr(value) if isinstance(value, str) else value
+
+
+def _check_password(password: SecretStr | None) -> SecretStr | None:
+    if password is not None:
+        _check_encodable(password.get_secret_value(), "password")
+    return password
+
+
+def _check_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
+    if headers is None:
+        return None
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            msg = f"default_headers has an invalid header name {name!r}."
+            raise ValueError(msg)
+        if "\r" in value or "\n" in value or "\x00" in value:
+            msg = f"default_headers[{name!r}] contains a line break or NUL."
+            raise ValueError(msg)
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            msg = (
+                f"default_headers[{name!r}] has characters HTTP headers cannot "
+                "carry (only Latin-1)."
+            )
+            raise ValueError(msg) from None
+    return headers
+
+
+PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+Seconds = Annotated[PositiveSeconds | None, BeforeValidator(_infinite_means_no_limit)]
+"""Seconds, finite and positive, or `None` (or `inf`) for no limit."""
+
+RetryCount = Annotated[int, Field(ge=0, strict=True)]
+PositiveInt = Annotated[int, Field(ge=1, strict=True)]
+Temperature = Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False, strict=True)]
+ModelName = Annotated[str, Field(min_length=1, strict=True)]
+StopSequences = Annotated[list[str] | None, AfterValidator(_check_stop)]
+BaseURL = Annotated[
+    str,
+    Field(strict=True),
+    AfterValidator(check_base_url),
+    BeforeValidator(_hide_credentials),
+]
+ProxyURL = Annotated[
+    str | None, AfterValidator(check_proxy), BeforeValidator(_hide_credentials)
+]
+Secret = Annotated[str, Field(strict=True), AfterValidator(_check_secret)]
+Password = Annotated[
+    SecretStr | None, AfterValidator(_check_password), BeforeValidator(_as_secret)
+]
+Headers = Annotated[dict[str, str] | None, AfterValidator(_check_headers)]
+
+
+def closest_name(name: str, known: Collection[str]) -> str | None:
+    """The known name closest to a misspelled one, if any is close enough.
+
+    Args:
+        name: The unknown name.
+        known: Every accepted name.
+
+    Returns:
+        The closest accepted name, or `None`.
+    """
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(unknown: Collection[str], known: Collection[str]) -> str:
+    """Suggestions for misspelled names, as a sentence ("" if there are none).
+
+    Args:
+        unknown: The unknown names.
+        known: Every accepted name.
+
+    Returns:
+        E.g. `` Did you mean 'base_url' for 'baseurl'?``, with a leading space.
+    """
+    pairs = [
+        f"{close!r} for {name!r}"
+        for name in sorted(unknown)
+        if (close := closest_name(name, known)) is not None
+    ]
+    return f" Did you mean {', '.join(pairs)}?" if pairs else ""
+
+
+def known_field_names(fields: Mapping[str, object]) -> frozenset[str]:
+    """Field names and their aliases, from a pydantic model's `model_fields`.
+
+    Args:
+        fields: The model's `model_fields`.
+
+    Returns:
+        Every name the constructor accepts.
+    """
+    names: set[str] = set()
+    for name, info in fields.items():
+        names.add(name)
+        alias = getattr(info, "alias", None)
+        if isinstance(alias, str):
+            names.add(alias)
+    return frozenset(names)
