@@ -22,9 +22,11 @@ Two implementations share this interface and one test suite: `MemoryStore`
 `langchain_aichatfree._quota_redis.RedisStore` (shared by every process that
 names the same Redis). `store_from_url` picks one.
 
-Times are epoch seconds (``time.time()``). The per-minute window slides (no
+Times are epoch seconds (``time.time()``; the Redis store reads the Redis
+server's clock, so machines sharing it agree). The per-minute window slides (no
 60 s span ever holds more than ``rpm`` requests); the per-day window is the
-calendar day in America/Los_Angeles, like Gemini's daily quotas.
+calendar day in America/Los_Angeles, like Gemini's daily quotas. ``strikes``
+count rate limits in a row (1: the first); a successful probe clears them.
 """
 
 from __future__ import annotations
@@ -63,10 +65,12 @@ __all__ = [
     "MemoryStore",
     "QuotaStore",
     "cooldown_for",
+    "default_cooldown",
     "next_pacific_midnight",
     "pacific_day",
     "parse_retry_hint",
     "store_from_url",
+    "strikes_after",
 ]
 
 
@@ -223,6 +227,27 @@ def _pacific() -> ZoneInfo:
     return _zone
 
 
+_day_cache: tuple[float, float, str] = (0.0, 0.0, "")
+"""The last Pacific day looked up: its start, its end (epoch seconds), its date."""
+
+
+def _pacific_day_bounds(now: float) -> tuple[float, float, str]:
+    """The Pacific day around ``now``: start, end and ISO date (cached)."""
+    global _day_cache
+    cached = _day_cache
+    if cached[0] <= now < cached[1]:
+        return cached
+    zone = _pacific()
+    date = datetime.fromtimestamp(now, zone).date()
+    following = date + timedelta(days=1)
+    start = datetime(date.year, date.month, date.day, tzinfo=zone).timestamp()
+    end = datetime(
+        following.year, following.month, following.day, tzinfo=zone
+    ).timestamp()
+    _day_cache = (start, end, date.isoformat())
+    return _day_cache
+
+
 def pacific_day(now: float) -> str:
     """The calendar day (``"2026-11-30"``) in America/Los_Angeles at ``now``.
 
@@ -232,7 +257,7 @@ def pacific_day(now: float) -> str:
     Returns:
         The ISO date.
     """
-    return datetime.fromtimestamp(now, _pacific()).date().isoformat()
+    return _pacific_day_bounds(now)[2]
 
 
 def next_pacific_midnight(now: float) -> float:
@@ -246,9 +271,7 @@ def next_pacific_midnight(now: float) -> float:
     Returns:
         Epoch seconds of the next midnight.
     """
-    zone = _pacific()
-    day = datetime.fromtimestamp(now, zone).date() + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+    return _pacific_day_bounds(now)[1]
 
 
 def default_cooldown(strikes: int) -> float:

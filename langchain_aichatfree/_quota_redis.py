@@ -387,7 +387,8 @@ class RedisStore(QuotaStore):
                 timeout=self._socket_timeout,
                 socket_connect_timeout=self._connect_timeout,
                 socket_timeout=self._socket_timeout,
-                retry=Retry(NoBackoff(), 0),
+                # Untyped in redis 5.0: the ignore is for the oldest allowed.
+                retry=Retry(NoBackoff(), 0),  # type: ignore[no-untyped-call,unused-ignore]
                 retry_on_timeout=False,
                 health_check_interval=0,
             )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import threading
 import time
 from collections import deque
@@ -26,10 +25,7 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from langchain_aichatfree._quota import next_pacific_midnight, pacific_day
-from langchain_aichatfree.testing._reply import _PREFIX, Reply
-
-_URL: Final = re.compile(r"https?://[^\s]+")
-"""What the real GeminiProChat server deletes from every upstream message."""
+from langchain_aichatfree.testing._reply import _PREFIX, Reply, strip_urls
 
 _METRIC: Final = "generativelanguage.googleapis.com/generate_content_free_tier_requests"
 _PER_MINUTE_ID: Final = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
@@ -112,7 +108,7 @@ def gemini_quota_error(
         },
     ]
     text = f"{_PREFIX}{message} {json.dumps(details, separators=(',', ':'))}"
-    return _URL.sub("", text)
+    return strip_urls(text)
 
 
 def openai_quota_error(

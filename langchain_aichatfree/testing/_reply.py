@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
 from langchain_aichatfree.testing._js import encode_utf8
+
+_URL: Final = re.compile(r"https?://[^\s]+")
+"""What the real server deletes from every upstream message (PROTOCOL.md)."""
+
+
+def strip_urls(text: str) -> str:
+    """Delete URLs as the real GeminiProChat server does: up to a whitespace.
+
+    Args:
+        text: The upstream's message.
+
+    Returns:
+        The message as the server forwards it.
+    """
+    return _URL.sub("", text)
+
 
 _PREFIX: Final = "[GoogleGenerativeAI Error]: Error fetching from  "
 """What the Gemini SDK puts before every upstream error (the URL is removed)."""
@@ -27,7 +44,7 @@ _EMPTY_TEXT: Final = (
     ".data: required oneof field 'data' must have one initialized field"
 )
 
-UPSTREAM_ERRORS: Final[Mapping[str, str]] = MappingProxyType(
+_UPSTREAM_TEXTS: Final = MappingProxyType(
     {
         "quota_old": _PREFIX + "[429 Too Many Requests] Quota exceeded for quota "
         "metric 'Generate Content API requests per minute' and limit "
@@ -52,6 +69,10 @@ UPSTREAM_ERRORS: Final[Mapping[str, str]] = MappingProxyType(
         '"reason":"API_KEY_INVALID","domain":"googleapis.com",'
         '"metadata":{"service":"generativelanguage.googleapis.com"}}]',
     }
+)
+
+UPSTREAM_ERRORS: Final[Mapping[str, str]] = MappingProxyType(
+    {name: strip_urls(text) for name, text in _UPSTREAM_TEXTS.items()}
 )
 """The ``error.message`` texts the real server forwards from Gemini, by condition.
 
@@ -159,7 +180,7 @@ class Reply:
             ValueError: Unknown wording.
         """
         if wording == "new":
-            text = _QUOTA_NEW_HEAD
+            text = strip_urls(_QUOTA_NEW_HEAD)
             if retry_in is not None:
                 text += f"\nPlease retry in {_format_seconds(retry_in)}s."
         elif wording == "old":

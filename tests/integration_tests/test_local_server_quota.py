@@ -19,7 +19,7 @@ from langchain_aichatfree._quota import (
     parse_retry_hint,
 )
 from langchain_aichatfree.errors import RateLimitError
-from langchain_aichatfree.testing import LocalServer, Quota, Reply
+from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Quota, Reply
 from tests.integration_tests.test_local_server import hi, post
 
 T0 = 1_796_000_000.0
@@ -201,3 +201,19 @@ def test_quota_repr() -> None:
     assert repr(Quota(rpm=2, window=1.0)) == (
         "Quota(rpm=2, rpd=None, window=1.0, day=None)"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *UPSTREAM_ERRORS.values(),
+        Reply.rate_limited(retry_in=2).error,
+        Reply.rate_limited().error,
+    ],
+)
+def test_upstream_texts_have_their_urls_deleted_like_the_real_server(
+    text: str | None,
+) -> None:
+    """The real server deletes every URL (up to a space) from upstream messages."""
+    assert text is not None
+    assert "http" not in text

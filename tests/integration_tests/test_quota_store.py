@@ -16,6 +16,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -277,6 +278,28 @@ async def test_concurrent_acquirers_get_exactly_the_budget(store: QuotaStore) ->
     assert {g.reason for g in grants if not g.ok} == {"rpm"}
     status = await store.status("g")
     assert (status.rpm_used, status.rpd_used) == (17, 17)
+
+
+async def test_threads_with_their_own_loops_get_exactly_the_budget(
+    store: QuotaStore,
+) -> None:
+    """Eight threads, each its own event loop: the store is thread-safe too."""
+
+    def worker() -> int:
+        async def burst() -> int:
+            grants = await asyncio.gather(
+                *(store.acquire("g", rpm=33, rpd=None) for _ in range(10))
+            )
+            return sum(g.ok for g in grants)
+
+        return asyncio.run(burst())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        granted = await asyncio.gather(
+            *(asyncio.wrap_future(pool.submit(worker)) for _ in range(8))
+        )
+    assert sum(granted) == 33
+    assert (await store.status("g")).rpm_used == 33
 
 
 async def test_the_current_time_is_used_without_now(store: QuotaStore) -> None:
