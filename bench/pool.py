@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
-WINDOW = 2.0
+WINDOW = 4.0
 """Seconds in the servers' and the model's per-minute window (shrunk)."""
 RPM = 10
 """Requests each deployment's quota allows per window."""
