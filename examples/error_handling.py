@@ -5,12 +5,18 @@ langchain-core `ModelError`, so `is_retryable` can be read without knowing this
 package:
 
     AuthenticationError       password or secret refused           not retryable
+      PermissionDeniedError   403                                  not retryable
     InvalidRequestError       the request was rejected             not retryable
+      NotFoundError           404: check base_url                  not retryable
     RateLimitError            quota exhausted (see retry_after)    retryable
     APIError                  the deployment or its model failed   retryable
       StreamInterruptedError  answer cut short (see partial_text)  retryable
+      DeploymentError         the site's own model key refused     not retryable
+      UnexpectedResponseError a page, not an answer                not retryable
+      ResponseTooLargeError   over max_response_bytes              not retryable
     APIConnectionError        the deployment is unreachable        retryable
       APITimeoutError         too slow (timeout, chunk_timeout)    retryable
+      ClientClosedError       the model was closed during the call not retryable
 
 `max_retries` (default 2) retries the retryable ones with exponential backoff,
 honouring the server's "retry in N s" up to a minute (`max_wait`), but only
@@ -32,6 +38,7 @@ from langchain_aichatfree import (
     APIConnectionError,
     AuthenticationError,
     ChatAIChatFree,
+    DeploymentError,
     RateLimitError,
     StreamInterruptedError,
 )
@@ -43,6 +50,8 @@ def ask(model: ChatAIChatFree, question: str) -> str | None:
         return model.invoke(question).text
     except AuthenticationError as e:
         print(f"  refused, check AICHATFREE_PASSWORD / AICHATFREE_SECRET: {e}")
+    except DeploymentError as e:
+        print(f"  the site itself is misconfigured, tell its operator: {e}")
     except RateLimitError as e:
         wait = f"{e.retry_after:g} s" if e.retry_after is not None else "a while"
         print(f"  rate limited; try again in {wait}")

@@ -10,9 +10,15 @@ from langchain_aichatfree.errors import (
     APIError,
     APITimeoutError,
     AuthenticationError,
+    ClientClosedError,
+    DeploymentError,
     InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     StreamInterruptedError,
+    UnexpectedResponseError,
 )
 
 __all__ = [
@@ -22,10 +28,16 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "ChatAIChatFree",
+    "ClientClosedError",
     "Deployment",
+    "DeploymentError",
     "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "StreamInterruptedError",
+    "UnexpectedResponseError",
     "__version__",
     "generate_signature",
 ]

@@ -87,8 +87,11 @@ from langchain_aichatfree.errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    ClientClosedError,
+    DeploymentError,
     RateLimitError,
     StreamInterruptedError,
+    advice_text,
 )
 
 if TYPE_CHECKING:
@@ -156,10 +159,6 @@ class UsageError(ValueError):
 def exit_code_for(error: BaseException) -> ExitCode:
     """Return the exit status for an error (the `EXIT_CODES` classes).
 
-    The deployment's own upstream key being refused arrives as an
-    `AuthenticationError` with a 5xx status: that is the site's failure, not
-    the user's credentials, so it is a server error.
-
     Args:
         error: What was raised.
 
@@ -169,8 +168,6 @@ def exit_code_for(error: BaseException) -> ExitCode:
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
     if isinstance(error, AuthenticationError):
-        if error.status_code is not None and error.status_code >= 500:
-            return ExitCode.SERVER
         return ExitCode.AUTH
     if isinstance(error, RateLimitError):
         return ExitCode.RATE_LIMIT
@@ -210,21 +207,27 @@ _SERVER_TEXT_LIMIT: Final = 200
 """Characters of the server's own message quoted without --verbose."""
 
 
+_CLI_SETTING_NAMES: Final[Mapping[str, str]] = {
+    "password": f"{ENV_PASSWORD} (or --ask-password)",
+    "secret": f"--secret (or {ENV_SECRET})",
+    "dialect": "--dialect",
+    "base_url": f"--base-url (or {ENV_BASE_URL})",
+}
+"""The settings an error's advice names, as the command line spells them."""
+
+
 def _server_said(error: AIChatFreeError, limit: int | None) -> str:
     """The server's own message and status, else the error's message.
 
     Long upstream texts (Gemini's quota message runs to 500 characters) are
     cut unless `limit` is `None`.
     """
-    text = None
-    if error.body:
-        with contextlib.suppress(ValueError):
-            data = json.loads(error.body)
-            inner = data.get("error") if isinstance(data, dict) else None
-            if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-                text = _GEMINI_PREFIX.sub("", inner["message"])
-    if text is None:
-        return _one_line(error.message, limit=limit)
+    if error.server_message is None:
+        # The message ends with the advice in the library's words; the caller
+        # adds it in the command line's.
+        own = error.message.removesuffix(advice_text(error.advice)).rstrip()
+        return _one_line(own, limit=limit)
+    text = _GEMINI_PREFIX.sub("", error.server_message)
     text = _one_line(text, limit=None if limit is None else _SERVER_TEXT_LIMIT)
     return f"{text} (HTTP {error.status_code})"
 
@@ -252,18 +255,9 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
         return f"the answer was cut short ({reason}){shown}. Ask again."
     if isinstance(error, AIChatFreeError):
         said = _server_said(error, limit)
+        hint = advice_text(error.advice, _CLI_SETTING_NAMES)
         if code is ExitCode.AUTH:
-            lowered = said.lower()
-            if "signature" in lowered:
-                hint = (
-                    "Pass the deployment's PUBLIC_SECRET_KEY (published in its "
-                    f"browser code) with --secret or {ENV_SECRET}."
-                )
-            elif "password" in lowered:
-                hint = f"Set {ENV_PASSWORD}, or use --ask-password to type it."
-            else:
-                hint = f"Check {ENV_PASSWORD} (or --ask-password) and --secret."
-            return f"authentication failed: {said} {hint}"
+            return f"authentication failed: {said} {hint}".rstrip()
         if isinstance(error, RateLimitError):
             wait = (
                 f"Try again in {error.retry_after:g} s."
@@ -276,6 +270,8 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
                 f"timed out: {_one_line(error.message, limit=limit)} Try again "
                 "later, or with a longer --timeout if you gave one."
             )
+        if isinstance(error, ClientClosedError):
+            return f"stopped: {_one_line(error.message, limit=limit)}"
         if code is ExitCode.NETWORK:
             cause = error.__cause__
             what = _one_line(str(cause) if cause else error.message, limit=limit)
@@ -283,11 +279,13 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
                 f"network error: {what}. Check --base-url (or {ENV_BASE_URL}) and "
                 "your connection."
             )
-        if isinstance(error, AuthenticationError):  # the site's own upstream key
+        if isinstance(error, DeploymentError):
             return (
-                f"server error: the deployment's own model key was refused: "
-                f"{said} Only the site's operator can fix this."
+                "server error: the deployment's own model key was refused: "
+                f"{said} {hint}"
             )
+        if hint:
+            return f"server error: {said} {hint}"
         retry = error.is_retryable and "try again" not in said.lower()
         return f"server error: {said}" + (" Try again later." if retry else "")
     if isinstance(error, ValueError):

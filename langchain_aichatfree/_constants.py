@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 DEFAULT_BASE_URL: Final = "https://aichatfree.info"
@@ -9,6 +11,12 @@ DEFAULT_BASE_URL: Final = "https://aichatfree.info"
 
 DEFAULT_MODEL: Final = "gemini-1.5-pro"
 """Reported in metadata and tracing; the deployment picks the real model."""
+
+DEFAULT_MODELS: Final[Mapping[str, str]] = MappingProxyType(
+    {"gemini": DEFAULT_MODEL, "chatgpt-demo": "gpt-3.5-turbo"}
+)
+"""The model reported by default, per dialect: each web app's own default
+(GeminiProChat's Gemini model, chatgpt-demo's `OPENAI_API_MODEL` default)."""
 
 GENERATE_PATH: Final = "/api/generate"
 

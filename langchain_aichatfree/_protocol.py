@@ -474,7 +474,15 @@ _UPSTREAM_PATTERNS: Final = (
         ),
         UpstreamKind.RATE_LIMIT,
     ),
-    (re.compile(r"API key not valid", re.IGNORECASE), UpstreamKind.BAD_UPSTREAM_KEY),
+    (
+        # Gemini's text in a 500; OpenAI's, forwarded as a 401 by chatgpt-demo.
+        re.compile(
+            r"API key not valid|Incorrect API key provided|"
+            r"You didn't provide an API key",
+            re.IGNORECASE,
+        ),
+        UpstreamKind.BAD_UPSTREAM_KEY,
+    ),
     (
         re.compile(
             r"alternate between user and model|valid role|required oneof field"
@@ -542,3 +550,32 @@ def classify_upstream_message(message: str) -> tuple[UpstreamKind, float | None]
             kind = pattern_kind
             break
     return kind, parse_retry_hint(message)
+
+
+_PAGE_MEDIA_TYPES: Final = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "application/json",
+        "text/xml",
+        "application/xml",
+    }
+)
+"""Media types of a page (a captcha, login or error page, an API), not an answer."""
+
+
+def is_page_media_type(media_type: str) -> bool:
+    """Whether a 200's media type says the body is a page rather than an answer.
+
+    The answer is raw text, sent as `text/plain` (GeminiProChat) or with no
+    `Content-Type` at all (chatgpt-demo), to which a proxy may add
+    `application/octet-stream`: only what is really a page (HTML, XML, JSON)
+    is refused, not everything that is not `text/plain`.
+
+    Args:
+        media_type: The `Content-Type` without its parameters, lowercase.
+
+    Returns:
+        `True` for HTML, XHTML, XML and JSON (also `+json`/`+xml` types).
+    """
+    return media_type in _PAGE_MEDIA_TYPES or media_type.endswith(("+json", "+xml"))

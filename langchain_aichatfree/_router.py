@@ -49,7 +49,10 @@ from langchain_aichatfree._transport import CallOptions
 from langchain_aichatfree.errors import (
     AIChatFreeError,
     AuthenticationError,
+    DeploymentError,
     RateLimitError,
+    pool_out_error,
+    pool_wait_error,
 )
 
 __all__ = [
@@ -309,6 +312,15 @@ class Router:
         return rows
 
 
+def _takes_out(error: AIChatFreeError) -> bool:
+    """Whether an error condemns the deployment, not the call.
+
+    Our password or signature refused (401, 403), or the site's own upstream
+    key invalid: another deployment may well answer.
+    """
+    return isinstance(error, (AuthenticationError, DeploymentError))
+
+
 def _free_at(refusal: _Refusal, now: float) -> float:
     """When a refused deployment may next be tried.
 
@@ -371,6 +383,7 @@ class Route:
                 headers=endpoint.headers,
                 secret=endpoint.secret,
                 password=endpoint.password,
+                dialect=endpoint.deployment.dialect,
             )
         request = self.request.for_dialect(endpoint.deployment.dialect)
         return Target(index, endpoint, options, request, probe)
@@ -520,9 +533,9 @@ class Route:
                 cooldown_until=until,
                 cooldown_reason=why,
             )
-        elif isinstance(error, AuthenticationError) and not router.implicit:
+        elif _takes_out(error) and not router.implicit:
             reason = _reason_text(error)
-            if error.status_code is not None and error.status_code >= 500:
+            if isinstance(error, DeploymentError):
                 # The deployment's own upstream key: shared by every caller.
                 await router.store.take_out(group, reason)
             router._out[target.index] = reason
@@ -551,7 +564,7 @@ class Route:
         """
         router = self.router
         return (
-            isinstance(error, AuthenticationError)
+            _takes_out(error)
             and not router.implicit
             and len(router._out) < len(router.endpoints)
         )
@@ -566,7 +579,7 @@ class Route:
         Returns:
             False for rate limits and refusals, True otherwise.
         """
-        return not isinstance(error, (RateLimitError, AuthenticationError))
+        return not isinstance(error, RateLimitError) and not _takes_out(error)
 
     async def abandon(self) -> None:
         """End a call that stopped mid-attempt (cancelled): free a probe lease."""
@@ -587,11 +600,7 @@ class Route:
             f"{self.router.endpoints[r.index].deployment.url} ({r.reason})"
             for r in refusals
         )
-        failure = AuthenticationError(
-            f"Every deployment of the pool is out: {urls}. Fix their credentials "
-            "and make a new model."
-        )
-        return failure
+        return pool_out_error(urls)
 
     def _no_capacity(
         self,
@@ -616,11 +625,7 @@ class Route:
             f"{max(_free_at(r, now) - now, 0.0):.1f} s"
             for r in live
         )
-        failure = RateLimitError(
-            f"No deployment comes free within max_wait={self.max_wait:g} s "
-            f"({reasons}). Retry in {retry_after:.1f} s.",
-            retry_after=retry_after,
-        )
+        failure = pool_wait_error(self.max_wait, reasons, retry_after)
         failure.__cause__ = error
         return failure
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_aichatfree._constants import CHARS_PER_TOKEN, SERVER_SENTINEL
-from langchain_aichatfree.errors import APIError, StreamInterruptedError
+from langchain_aichatfree.errors import AIChatFreeError, Failure, failure_error
 
 FinishReason = Literal["stop", "length", "empty"]
 """Why an answer ended early or is empty.
@@ -292,13 +292,7 @@ class AnswerState:
             shown = self._show(answer)  # held-back answer text may reach max_tokens
             if self.finish_reason == "length":
                 return shown
-            partial = self.text
-            msg = (
-                "The server reported a failure in the middle of the answer "
-                f"({SERVER_SENTINEL!r}) after {len(partial)} characters; the partial "
-                "answer is in `partial_text`."
-            )
-            raise StreamInterruptedError(msg, status_code=200, partial_text=partial)
+            raise failure_error(Failure.SERVER_SENTINEL, partial_text=self.text)
         if self.max_bytes is not None and self.received_bytes > self.max_bytes:
             raise self._too_large(self.text + tail)
         if not self.received_bytes:
@@ -314,17 +308,13 @@ class AnswerState:
         """
         return self.text + self._held.removesuffix(SERVER_SENTINEL)
 
-    def _too_large(self, received: str) -> APIError:
+    def _too_large(self, received: str) -> AIChatFreeError:
         limit = self.max_bytes or 0
-        error = APIError(
-            f"The answer exceeded max_response_bytes={limit} bytes; the "
-            "connection was closed. Raise max_response_bytes if the answer is "
-            "legitimately this long.",
-            status_code=200,
+        return failure_error(
+            Failure.TOO_LARGE,
+            limit=limit,
             partial_text=received.encode()[:limit].decode("utf-8", "ignore"),
         )
-        error.is_retryable = False
-        return error
 
     def _show(self, text: str) -> str:
         if self.max_tokens is not None and text:

@@ -43,17 +43,16 @@ from langchain_aichatfree._constants import (
     MAX_RETRY_DELAY,
     RETRY_JITTER,
 )
-from langchain_aichatfree._protocol import PreparedRequest
+from langchain_aichatfree._protocol import PreparedRequest, is_page_media_type
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree.errors import (
     AIChatFreeError,
-    APIConnectionError,
-    APITimeoutError,
-    InvalidRequestError,
+    Failure,
     RateLimitError,
-    StreamInterruptedError,
+    failure_error,
     make_content_type_error,
     make_status_error,
+    redirect_error,
 )
 
 if TYPE_CHECKING:
@@ -117,12 +116,30 @@ class _Entry:
     session: aiohttp.ClientSession
     keeper: AsyncGenerator[None, None]
     """Suspended in the loop's care; closing it closes the session."""
+    reading: set[aiohttp.StreamReader]
+    """The bodies calls are reading from the session right now."""
 
 
-async def _keep(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+class _SessionClosed(aiohttp.ClientConnectionError):
+    """Set on a body being read when its session is closed under it."""
+
+
+async def _keep(
+    session: aiohttp.ClientSession, reading: set[aiohttp.StreamReader]
+) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
+        # aiohttp's connector drops a closed connection's body stream without
+        # ending it: a read waiting on it would wait for `chunk_timeout` (or
+        # forever), and a read started later raises a bare RuntimeError. End
+        # each body being read first, so its call stops at once and can say why.
+        for stream in list(reading):
+            # On a closed loop (a pool closed after it) a waiting read's future
+            # cannot be woken: that read will never run again anyway.
+            with contextlib.suppress(RuntimeError):
+                stream.set_exception(_SessionClosed("the session was closed"))
+        reading.clear()
         await session.close()
 
 
@@ -166,11 +183,30 @@ class SessionPool:
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ssl=verify_ssl),
             auto_decompress=True,
         )
-        entry = _Entry(session, _keep(session))
+        reading: set[aiohttp.StreamReader] = set()
+        entry = _Entry(session, _keep(session, reading), reading)
         with self._lock:
             self._sessions[loop] = entry
         await entry.keeper.__anext__()  # started: now the loop will close it
         return session
+
+    def reading(self, session: aiohttp.ClientSession) -> set[aiohttp.StreamReader]:
+        """Where a call registers the body it reads from a pooled `session`.
+
+        Closing the session ends every body registered here with an error, so
+        a call reading one stops at once (see `_keep`).
+
+        Args:
+            session: A session this pool returned on the running loop.
+
+        Returns:
+            The set to add the body to while reading it (a throwaway set if the
+            session is no longer the pool's, e.g. already closed).
+        """
+        entry = self._sessions.get(asyncio.get_running_loop())
+        if entry is None or entry.session is not session:
+            return set()
+        return entry.reading
 
     def _take(
         self, which: Callable[[asyncio.AbstractEventLoop], bool]
@@ -220,6 +256,7 @@ class CallOptions:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     follow_redirects: bool = False
     verify_ssl: bool = True
+    dialect: str | None = None
     router: Router | None = None
     """The model's deployments and quota store; without one, every attempt
     goes to `url` and nothing is counted."""
@@ -317,6 +354,7 @@ class AnswerCall:
             else None
         )
         session, owned = await self._session()
+        reading = set() if owned else self.pool.reading(session)
         try:
             target = await route.pick() if route is not None else None
             retries = 0
@@ -325,7 +363,7 @@ class AnswerCall:
                 show = reader() if reader is not None else None
                 try:
                     async for piece in self._attempt(
-                        session, target, route, buffered=buffered
+                        session, target, route, reading, buffered=buffered
                     ):
                         shown = show(piece) if show is not None else piece
                         if shown:
@@ -413,6 +451,7 @@ class AnswerCall:
         session: aiohttp.ClientSession,
         target: Target | None,
         route: Route | None,
+        reading: set[aiohttp.StreamReader],
         *,
         buffered: bool,
     ) -> AsyncIterator[str]:
@@ -425,6 +464,8 @@ class AnswerCall:
             max_tokens=options.max_tokens,
             max_bytes=options.max_response_bytes,
         )
+        if session.closed:  # closed while this call waited to retry
+            raise failure_error(Failure.CLOSED)
         self.attempts += 1
         timeout = aiohttp.ClientTimeout(
             total=options.timeout,
@@ -435,13 +476,17 @@ class AnswerCall:
         response: aiohttp.ClientResponse | None = None
         complete = False
         try:
-            response = await self._post(session, options, request, timeout)
+            response = await self._post(session, options, request, timeout, reading)
+            if session.closed:
+                raise _SessionClosed("the session was closed")
             if route is not None and target is not None:
                 await route.answering(target)
             content_type = response.headers.get("Content-Type")
-            if content_type and response.content_type != "text/plain":
-                start = await response.content.read(_MAX_ERROR_BODY)
-                raise make_content_type_error(content_type, start)
+            if content_type and is_page_media_type(response.content_type):
+                page = await _read_bounded(response.content, _MAX_ERROR_BODY)
+                raise make_content_type_error(
+                    content_type, page, redact_secrets=(options.password,)
+                )
             read = response.content.readany
             # Without a connection the whole body is in already: nothing to time.
             if options.chunk_timeout is not None and response.connection is not None:
@@ -460,26 +505,37 @@ class AnswerCall:
             if piece and not buffered:
                 yield piece
         except (TimeoutError, asyncio.TimeoutError) as e:  # total and chunk timeouts
-            raise APITimeoutError(
-                _timeout_message(options, state), partial_text=state.partial_text()
-            ) from e
-        except aiohttp.ClientPayloadError as e:
-            raise StreamInterruptedError(
-                f"The answer's body was cut off after {state.received_bytes} bytes "
-                f"({e}); the partial answer is in `partial_text`.",
-                status_code=200,
+            failure = Failure.CLOSED if session.closed else Failure.TIMED_OUT
+            raise failure_error(
+                failure,
+                received=state.received_bytes,
                 partial_text=state.partial_text(),
+                url=options.url,
+                timeout=options.timeout,
+                chunk_timeout=options.chunk_timeout,
             ) from e
-        except (aiohttp.ClientError, OSError) as e:
-            if state.received_bytes:
-                raise StreamInterruptedError(
-                    f"The connection broke after {state.received_bytes} bytes of the "
-                    f"answer ({e!r}).",
-                    status_code=200,
-                    partial_text=state.partial_text(),
-                ) from e
-            raise APIConnectionError(f"Could not reach {options.url}: {e}") from e
+        except (aiohttp.ClientError, OSError, RuntimeError) as e:
+            # aiohttp raises RuntimeError for a read on a connection it closed.
+            if isinstance(e, _SessionClosed) or session.closed:
+                failure = Failure.CLOSED
+            elif isinstance(e, RuntimeError):
+                raise
+            elif isinstance(e, aiohttp.ClientPayloadError):
+                failure = Failure.BODY_CUT
+            elif state.received_bytes:
+                failure = Failure.CONNECTION_BROKE
+            else:
+                failure = Failure.UNREACHABLE
+            raise failure_error(
+                failure,
+                received=state.received_bytes,
+                partial_text=state.partial_text(),
+                url=options.url,
+                cause=e,
+            ) from e
         finally:
+            if response is not None:
+                reading.discard(response.content)
             if silence is not None:
                 silence.stop()
             if response is not None:
@@ -507,6 +563,7 @@ class AnswerCall:
         options: CallOptions,
         request: PreparedRequest,
         timeout: aiohttp.ClientTimeout,
+        reading: set[aiohttp.StreamReader],
     ) -> aiohttp.ClientResponse:
         """Send the request; return a 200 response or raise the mapped error.
 
@@ -525,6 +582,7 @@ class AnswerCall:
                 timeout=timeout,
                 allow_redirects=False,
             )
+            reading.add(response.content)  # a close() ends its body at once
             if response.status == 200:
                 return response
             try:
@@ -534,15 +592,26 @@ class AnswerCall:
                     if options.follow_redirects and _same_origin(url, target):
                         url = target
                         continue
-                    raise _redirect_error(response.status, target, options)
-                raw = await response.content.read(_MAX_ERROR_BODY)
+                    raise redirect_error(
+                        response.status,
+                        target,
+                        same_site=_same_origin(options.url, target),
+                        redact_secrets=(options.password,),
+                    )
+                raw = await _read_bounded(response.content, _MAX_ERROR_BODY)
                 raise make_status_error(
-                    response.status, raw, response.headers.get("Retry-After")
+                    response.status,
+                    raw,
+                    response.headers.get("Retry-After"),
+                    dialect=options.dialect,
+                    redact_secrets=(options.password,),
                 )
             finally:
+                reading.discard(response.content)
                 response.close()
-        msg = f"More than {MAX_REDIRECTS} redirects from {options.url}."
-        raise InvalidRequestError(msg, status_code=300)
+        raise failure_error(
+            Failure.TOO_MANY_REDIRECTS, url=options.url, limit=MAX_REDIRECTS
+        )
 
 
 class _Silence:
@@ -608,24 +677,34 @@ _MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body read (bodies are small; a hostile one is not read whole)."""
 
 
+async def _read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The whole body, or its first `limit` bytes: never just the first read.
+
+    `StreamReader.read(n)` returns whatever is buffered, which behind a proxy
+    that splits writes may be one byte of an error's JSON; a body is only
+    classified once it is all in (or the bound is reached).
+
+    Args:
+        stream: The response's body.
+        limit: Most bytes read.
+
+    Returns:
+        The bytes read.
+    """
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        data = await stream.read(limit - size)
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    return b"".join(parts)
+
+
 def _same_origin(a: str, b: str) -> bool:
     ua, ub = urlsplit(a), urlsplit(b)
     return (ua.scheme, ua.hostname, ua.port) == (ub.scheme, ub.hostname, ub.port)
-
-
-def _redirect_error(status: int, target: str, options: CallOptions) -> AIChatFreeError:
-    same = _same_origin(options.url, target)
-    advice = (
-        "Set follow_redirects=True to follow redirects on the same site, or set "
-        "`base_url` to the final address."
-        if same
-        else "It points to another site and is never followed (the request carries "
-        "the site password). Set `base_url` to the final address if you trust it."
-    )
-    return InvalidRequestError(
-        f"The deployment redirected the request (HTTP {status}) to {target}. {advice}",
-        status_code=status,
-    )
 
 
 def _warn_replaced(options: CallOptions) -> None:
@@ -635,14 +714,3 @@ def _warn_replaced(options: CallOptions) -> None:
     )
     logger.warning(message)
     warnings.warn(message, UnicodeWarning, stacklevel=2)
-
-
-def _timeout_message(options: CallOptions, state: AnswerState) -> str:
-    if state.received_bytes:
-        where = f"after {state.received_bytes} bytes of the answer"
-    else:
-        where = "before the first byte of the answer"
-    return (
-        f"The request to {options.url} timed out {where} (timeout="
-        f"{options.timeout}, chunk_timeout={options.chunk_timeout})."
-    )

@@ -48,6 +48,7 @@ from langchain_aichatfree._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_WAIT,
     DEFAULT_MODEL,
+    DEFAULT_MODELS,
     DEFAULT_QUOTA_STORE,
     ENV_BASE_URL,
     ENV_PASSWORD,
@@ -281,7 +282,8 @@ class ChatAIChatFree(BaseChatModel):
 
     model: ModelName = Field(default=DEFAULT_MODEL, alias="model_name")
     """Model name reported in metadata and tracing; the deployment chooses the
-    real model."""
+    real model. By default the web app's own default for the `dialect`:
+    `gemini-1.5-pro`, or `gpt-3.5-turbo` for chatgpt-demo."""
 
     base_url: BaseURL = Field(
         default_factory=from_env(ENV_BASE_URL, default=DEFAULT_BASE_URL),
@@ -445,6 +447,12 @@ class ChatAIChatFree(BaseChatModel):
                 )
                 raise TypeError(msg)
         return data
+
+    @model_validator(mode="after")
+    def _default_model_for_dialect(self) -> Self:
+        if "model" not in self.model_fields_set:
+            self.model = DEFAULT_MODELS[self.dialect]
+        return self
 
     @model_validator(mode="after")
     def _check_deployments(self) -> Self:
@@ -659,6 +667,7 @@ class ChatAIChatFree(BaseChatModel):
             max_response_bytes=self.max_response_bytes,
             follow_redirects=self.follow_redirects,
             verify_ssl=self.verify_ssl,
+            dialect=self.dialect,
             router=router,
             max_wait=float(call["max_wait"]),
         )

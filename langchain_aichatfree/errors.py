@@ -1,17 +1,39 @@
-"""The errors this package raises, and the one function that maps a response to one.
+"""The errors this package raises, and the functions that build every one of them.
 
 Every error is a subclass of a `langchain_core.exceptions.ModelError` class, so
 callers and LangChain's retry middleware can read `is_retryable` without knowing
-this package::
+this package. Whether a kind of error is retryable is a property of its class,
+never changed on one instance::
 
     AIChatFreeError (ModelError)
-    ├── AuthenticationError (ModelAuthenticationError)     401, 403, bad upstream key
-    ├── InvalidRequestError (ModelInvalidRequestError)     400, 404, bad history
+    ├── AuthenticationError (ModelAuthenticationError)     401: password or signature
+    │   └── PermissionDeniedError (ModelPermissionDeniedError)   403
+    ├── InvalidRequestError (ModelInvalidRequestError)     400, 3xx, bad history
+    │   └── NotFoundError (ModelNotFoundError)             404: no endpoint, no model
     ├── RateLimitError (ModelRateLimitError)               quota exceeded   [retryable]
     ├── APIError (ModelAPIError)                           5xx              [retryable]
-    │   └── StreamInterruptedError                         answer cut short [retryable]
+    │   ├── StreamInterruptedError                         answer cut short [retryable]
+    │   ├── DeploymentError                                the site's own upstream key
+    │   ├── UnexpectedResponseError                        a 200 that is a page
+    │   └── ResponseTooLargeError                          over max_response_bytes
     └── APIConnectionError (ModelConnectionError)          network          [retryable]
-        └── APITimeoutError (ModelTimeoutError)            timeouts         [retryable]
+        ├── APITimeoutError (ModelTimeoutError)            timeouts         [retryable]
+        └── ClientClosedError                              close() during the call
+
+`PermissionDeniedError` and `NotFoundError` subclass the classes that 403 and
+404 raised before they had their own, so existing `except` clauses still
+catch them.
+
+`make_status_error` is the one function that maps a response (status, body) to
+an error; the failures met on the way (timeouts, cut bodies, a close) are rows
+of one table, `_FAILURES`, built by `failure_error`: every message is worded
+here. Any text a server sent is shown with the site password redacted
+(`redact`): a server or proxy that echoes the request body would otherwise put
+it into an error message.
+
+What to do about an error (`Advice`) is worded once, in `advice_text`, with the
+names of the settings filled in: the library's (`password`, `secret`) by
+default, the command line's flags by the CLI.
 
 Input that can be rejected before any request (an empty last message, an image
 block) raises a plain `ValueError` instead: nothing was sent.
@@ -19,8 +41,11 @@ block) raises a plain `ValueError` instead: nothing was sent.
 
 from __future__ import annotations
 
+import enum
 import json
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+from urllib.parse import quote, quote_plus
 
 from langchain_core.exceptions import (
     ModelAPIError,
@@ -28,11 +53,19 @@ from langchain_core.exceptions import (
     ModelConnectionError,
     ModelError,
     ModelInvalidRequestError,
+    ModelNotFoundError,
+    ModelPermissionDeniedError,
     ModelRateLimitError,
     ModelTimeoutError,
 )
+from pydantic import SecretStr
 
-from langchain_aichatfree._constants import ENV_PASSWORD, ENV_SECRET
+from langchain_aichatfree._constants import (
+    DEFAULT_BASE_URL,
+    ENV_PASSWORD,
+    ENV_SECRET,
+    SERVER_SENTINEL,
+)
 from langchain_aichatfree._protocol import UpstreamKind, classify_upstream_message
 
 __all__ = [
@@ -40,15 +73,93 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "Advice",
     "AuthenticationError",
+    "ClientClosedError",
+    "DeploymentError",
+    "Failure",
     "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "StreamInterruptedError",
+    "UnexpectedResponseError",
+    "advice_text",
+    "failure_error",
     "make_content_type_error",
     "make_status_error",
+    "pool_out_error",
+    "pool_wait_error",
+    "redact",
+    "redirect_error",
 ]
 
 _MAX_BODY_IN_ERROR = 2000
+REDACTED: Final = "[password]"
+"""What a redacted password reads as in an error."""
+
+
+class Advice(enum.Enum):
+    """What a caller can do about an error (worded by `advice_text`)."""
+
+    SET_PASSWORD = enum.auto()
+    SET_SECRET = enum.auto()
+    SECRET_OR_DIALECT = enum.auto()
+    CHECK_CREDENTIALS = enum.auto()
+    OPERATOR = enum.auto()
+    CHECK_BASE_URL = enum.auto()
+    TRY_GEMINI_DIALECT = enum.auto()
+
+
+_ADVICE: Final[Mapping[Advice, str]] = {
+    Advice.SET_PASSWORD: "Set {password} to the site password.",
+    Advice.SET_SECRET: (
+        "Set {secret} to the deployment's PUBLIC_SECRET_KEY, published in its "
+        "browser code."
+    ),
+    Advice.SECRET_OR_DIALECT: (
+        "If the site is a chatgpt-demo deployment (OpenAI-style chat), set "
+        "{dialect} to chatgpt-demo: the gemini form always fails its signature "
+        "check. Otherwise set {secret} to the deployment's PUBLIC_SECRET_KEY, "
+        "published in its browser code."
+    ),
+    Advice.CHECK_CREDENTIALS: "Check {password} and {secret}.",
+    Advice.OPERATOR: (
+        "This is the site operator's setting, not yours: only the operator can fix it."
+    ),
+    Advice.CHECK_BASE_URL: (
+        "Check {base_url}: it should be the site's root, e.g. " + DEFAULT_BASE_URL + "."
+    ),
+    Advice.TRY_GEMINI_DIALECT: (
+        "If the site is a GeminiProChat deployment (such as AIChatFree), set "
+        "{dialect} to gemini: a message without `parts` makes it fail this way."
+    ),
+}
+"""Each advice's sentence; ``{password}``, ``{secret}``, ``{dialect}`` and
+``{base_url}`` are the names of the settings, as the caller knows them."""
+
+SETTING_NAMES: Final[Mapping[str, str]] = {
+    "password": f"`password` (or {ENV_PASSWORD})",
+    "secret": f"`secret` (or {ENV_SECRET})",
+    "dialect": "`dialect`",
+    "base_url": "`base_url`",
+}
+"""The settings as a `ChatAIChatFree` user names them."""
+
+
+def advice_text(advice: Advice | None, names: Mapping[str, str] = SETTING_NAMES) -> str:
+    """Say what to do about an error, naming the settings as the caller knows them.
+
+    Args:
+        advice: The error's `advice`.
+        names: How to name ``password``, ``secret``, ``dialect`` and
+            ``base_url`` (the command line passes its flags).
+
+    Returns:
+        One or two sentences, or "" for no advice.
+    """
+    return "" if advice is None else _ADVICE[advice].format_map(names)
 
 
 class AIChatFreeError(ModelError):
@@ -57,8 +168,12 @@ class AIChatFreeError(ModelError):
     Attributes:
         message: What went wrong, with what to do where we know it.
         status_code: The HTTP status, if a response arrived.
-        body: The response body as text (cut at 2,000 characters), if any.
+        body: The response body as text (cut at 2,000 characters), if any, with
+            the site password redacted.
         partial_text: The answer text received before the failure ("" if none).
+        server_message: The server's own message (the ``error.message`` of a
+            JSON error body), if it sent one, with the site password redacted.
+        advice: What the caller can do, if we know (worded by `advice_text`).
     """
 
     def __init__(
@@ -68,20 +183,32 @@ class AIChatFreeError(ModelError):
         status_code: int | None = None,
         body: str | None = None,
         partial_text: str = "",
+        server_message: str | None = None,
+        advice: Advice | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.body = body
         self.partial_text = partial_text
+        self.server_message = server_message
+        self.advice = advice
 
 
 class AuthenticationError(AIChatFreeError, ModelAuthenticationError):
     """The site password or the signing secret was refused (HTTP 401)."""
 
 
+class PermissionDeniedError(AuthenticationError, ModelPermissionDeniedError):
+    """The deployment refused access (HTTP 403)."""
+
+
 class InvalidRequestError(AIChatFreeError, ModelInvalidRequestError):
     """The deployment rejected the request as malformed; retrying will not help."""
+
+
+class NotFoundError(InvalidRequestError, ModelNotFoundError):
+    """HTTP 404: no chat endpoint at `base_url`, or the upstream has no such model."""
 
 
 class RateLimitError(AIChatFreeError, ModelRateLimitError):
@@ -98,19 +225,23 @@ class RateLimitError(AIChatFreeError, ModelRateLimitError):
         status_code: int | None = None,
         body: str | None = None,
         partial_text: str = "",
+        server_message: str | None = None,
+        advice: Advice | None = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(
-            message, status_code=status_code, body=body, partial_text=partial_text
+            message,
+            status_code=status_code,
+            body=body,
+            partial_text=partial_text,
+            server_message=server_message,
+            advice=advice,
         )
         self.retry_after = retry_after
 
 
 class APIError(AIChatFreeError, ModelAPIError):
-    """The deployment or its upstream failed (HTTP 5xx).
-
-    `is_retryable` is `False` on the instances that retrying cannot fix.
-    """
+    """The deployment or its upstream failed (HTTP 5xx)."""
 
 
 class StreamInterruptedError(APIError):
@@ -121,12 +252,107 @@ class StreamInterruptedError(APIError):
     """
 
 
+class DeploymentError(APIError):
+    """The deployment is misconfigured: its own upstream API key was refused.
+
+    Only the site's operator can fix it (a Gemini key that is not valid, an
+    OpenAI key refused behind a chatgpt-demo site); the caller's own `password`
+    and `secret` were accepted. Not retryable.
+    """
+
+    is_retryable = False
+
+
+class UnexpectedResponseError(APIError):
+    """A 200 whose body is a page (HTML, JSON), not an answer. Not retryable.
+
+    A captcha, login or error page will not turn into an answer by asking again.
+    """
+
+    is_retryable = False
+
+
+class ResponseTooLargeError(APIError):
+    """The answer exceeded `max_response_bytes`; the connection was closed.
+
+    Not retryable: the same question would get the same long answer.
+    """
+
+    is_retryable = False
+
+
 class APIConnectionError(AIChatFreeError, ModelConnectionError):
     """The deployment could not be reached, or the connection broke."""
 
 
 class APITimeoutError(APIConnectionError, ModelTimeoutError):
     """An attempt exceeded `timeout`, or the server was silent for `chunk_timeout`."""
+
+
+class ClientClosedError(APIConnectionError):
+    """The model was closed (`close()`, `aclose()`) while the call was under way.
+
+    Its connection was closed with it; the text received so far is in
+    `partial_text`. Not retryable: the close was asked for.
+    """
+
+    is_retryable = False
+
+
+# -- reading what a server sent ------------------------------------------------
+
+
+def _echoed_forms(secret: str) -> set[str]:
+    """The ways a body that echoes the request may spell `secret`."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    layer = {secret}
+    for _ in range(3):  # the JSON request, quoted in a JSON error, quoted again
+        layer = {
+            json.dumps(form, ensure_ascii=ascii_only)[1:-1]
+            for form in layer
+            for ascii_only in (True, False)
+        }
+        forms |= layer
+    return forms
+
+
+def redact(text: str, secrets: Iterable[SecretStr | str | None]) -> str:
+    """Replace every secret in a server's text, in each form a body may echo it.
+
+    A proxy or server that echoes the request may return the password as it is
+    in the JSON body (escaped, perhaps inside another JSON string), or
+    URL-encoded; each form is replaced.
+
+    Args:
+        text: What the server sent.
+        secrets: The values to hide (``None`` and "" are skipped).
+
+    Returns:
+        The text with each secret replaced by ``[password]``.
+    """
+    for given in secrets:
+        secret = given.get_secret_value() if isinstance(given, SecretStr) else given
+        if not secret:
+            continue
+        for form in sorted(_echoed_forms(secret), key=len, reverse=True):
+            text = text.replace(form, REDACTED)
+    return text
+
+
+def _read_body(
+    body: bytes | str, secrets: Iterable[SecretStr | str | None]
+) -> tuple[str, str | None]:
+    """A body as text to show (bounded) and its server message, secrets redacted.
+
+    The message is parsed from the whole body before anything is cut, and each
+    is redacted on its own: JSON escaping spells a secret differently in each.
+    """
+    secrets = tuple(secrets)
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    message = _error_message(text)
+    if message is not None:
+        message = redact(message, secrets)
+    return redact(text, secrets)[:_MAX_BODY_IN_ERROR], message
 
 
 def _error_message(body: str) -> str | None:
@@ -144,121 +370,353 @@ def _error_message(body: str) -> str | None:
     return None
 
 
-def make_content_type_error(content_type: str, body: bytes) -> AIChatFreeError:
-    """The error for a 200 answer that is not plain text (a web page, JSON).
-
-    Args:
-        content_type: The response's `Content-Type`.
-        body: The start of the body.
-
-    Returns:
-        A non-retryable `APIError`: a captcha, login or error page will not turn
-        into an answer by asking again.
-    """
-    text = body.decode("utf-8", "replace")[:_MAX_BODY_IN_ERROR]
-    server_message = _error_message(text)
-    shown = f": {server_message}" if server_message else ""
-    error = APIError(
-        f"The deployment answered 200 with {content_type!r} instead of plain text"
-        f"{shown}. Is `base_url` the chat site itself, and not behind a login or "
-        "captcha page?",
-        status_code=200,
-        body=text,
-    )
-    error.is_retryable = False
-    return error
-
-
 def _parse_retry_after(value: str) -> float | None:
     """Seconds from a `Retry-After` header given in seconds (dates are ignored)."""
     try:
         seconds = float(value)
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+    return seconds if 0 <= seconds < float("inf") else None
+
+
+def _with_advice(text: str, advice: Advice | None) -> str:
+    hint = advice_text(advice)
+    return f"{text} {hint}" if hint else text
+
+
+# -- the one mapping from a response to an error ----------------------------------
+
+_UPSTREAM_ERRORS: Final[Mapping[UpstreamKind, tuple[type[AIChatFreeError], str]]] = {
+    UpstreamKind.RATE_LIMIT: (RateLimitError, "Rate limited by the upstream model"),
+    UpstreamKind.BAD_REQUEST: (
+        InvalidRequestError,
+        "The upstream model rejected the request",
+    ),
+    UpstreamKind.BAD_UPSTREAM_KEY: (
+        DeploymentError,
+        "The deployment's own model API key was refused",
+    ),
+    UpstreamKind.TRANSIENT: (APIError, "Upstream failure"),
+}
+"""What an upstream failure's text means: the class, and how the message starts."""
+
+_UPSTREAM_ADVICE: Final[Mapping[UpstreamKind, Advice]] = {
+    UpstreamKind.BAD_UPSTREAM_KEY: Advice.OPERATOR,
+}
+
+
+def _auth_advice(server_message: str | None, dialect: str | None) -> Advice:
+    """What to do about a 401 from the site's own checks."""
+    lowered = (server_message or "").lower()
+    if "signature" in lowered:
+        return Advice.SECRET_OR_DIALECT if dialect == "gemini" else Advice.SET_SECRET
+    if not server_message or "password" in lowered:
+        return Advice.SET_PASSWORD
+    return Advice.CHECK_CREDENTIALS
 
 
 def make_status_error(
-    status: int, body: bytes | str, retry_after_header: str | None = None
+    status: int,
+    body: bytes | str,
+    retry_after_header: str | None = None,
+    *,
+    dialect: str | None = None,
+    redact_secrets: Iterable[SecretStr | str | None] = (),
 ) -> AIChatFreeError:
     """Map a non-200 response to the error a caller should see.
 
     This is the one place that knows what the server's statuses and messages
-    mean (PROTOCOL.md's error tables); the transport only reads the body and
-    raises what this returns.
+    mean (PROTOCOL.md's error tables); the transport only reads the whole body
+    and raises what this returns.
 
     Args:
         status: The HTTP status code.
-        body: The response body (read in full before calling this).
+        body: The response body (read in full, up to a bound, before calling this).
         retry_after_header: The response's `Retry-After` header, if any.
+        dialect: The dialect the request was sent in, if known: it decides
+            whether a refused signature or a body-less 500 may mean the wrong
+            dialect.
+        redact_secrets: Values never to show (the site password).
 
     Returns:
         The error to raise, carrying the server's own message.
     """
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = text[:_MAX_BODY_IN_ERROR]
-    server_message = _error_message(text)
+    text, server_message = _read_body(body, redact_secrets)
     shown = server_message or (text.strip() or "empty body")
     where = f"(HTTP {status})"
-    kwargs: dict[str, Any] = {"status_code": status, "body": text}
+    common: dict[str, Any] = {
+        "status_code": status,
+        "body": text,
+        "server_message": server_message,
+    }
+    upstream_kind, hinted = (
+        classify_upstream_message(server_message)
+        if server_message is not None
+        else (None, None)
+    )
 
+    if upstream_kind is UpstreamKind.BAD_UPSTREAM_KEY and (
+        status == 401 or status >= 500
+    ):
+        # The site passed our checks; its own model key was refused (a Gemini
+        # key in a 500, an OpenAI key forwarded as 401 by chatgpt-demo).
+        return _upstream_error(upstream_kind, shown, where, None, common)
     if status == 401:
-        if server_message and "signature" in server_message.lower():
-            hint = (
-                f"Set `secret` (or {ENV_SECRET}) to the deployment's "
-                "PUBLIC_SECRET_KEY, published in its browser code."
-            )
-        else:
-            hint = (
-                f"Set `password` (or {ENV_PASSWORD}) to the site password."
-                if not server_message or "password" in server_message.lower()
-                else "Check `password` and `secret`."
-            )
-        return AuthenticationError(f"{shown} {where} {hint}", **kwargs)
-    if status == 403:
+        advice = _auth_advice(server_message, dialect)
         return AuthenticationError(
-            f"{shown} {where} The deployment refused access.", **kwargs
+            _with_advice(f"{shown} {where}", advice), advice=advice, **common
+        )
+    if status == 403:
+        return PermissionDeniedError(
+            f"{shown} {where} The deployment refused access.", **common
         )
     if status == 429:
-        _, retry_after = classify_upstream_message(shown)
+        retry_after = hinted
         if retry_after_header is not None:
             retry_after = _parse_retry_after(retry_after_header) or retry_after
         return RateLimitError(
-            f"Rate limited: {shown} {where}", retry_after=retry_after, **kwargs
+            f"Rate limited: {shown} {where}", retry_after=retry_after, **common
         )
     if 300 <= status < 400:
         return InvalidRequestError(
-            f"The deployment redirected the request {where}; redirects are not "
-            "followed. Set `base_url` to the deployment's final address.",
-            **kwargs,
+            f"The deployment answered with a redirect {where} that has no "
+            "`Location` to follow. Set `base_url` to the deployment's final "
+            "address.",
+            **common,
         )
     if status == 404:
-        return InvalidRequestError(
-            f"No chat endpoint at this address {where}. Check `base_url`: it "
-            "should be the site's root, e.g. https://aichatfree.info.",
-            **kwargs,
+        if server_message is not None:
+            # chatgpt-demo forwards its upstream's 404: the model it is set to
+            # use does not exist there.
+            return NotFoundError(
+                _with_advice(
+                    f"The deployment's upstream has no such model: {shown} {where}",
+                    Advice.OPERATOR,
+                ),
+                advice=Advice.OPERATOR,
+                **common,
+            )
+        return NotFoundError(
+            _with_advice(
+                f"No chat endpoint at this address {where}.", Advice.CHECK_BASE_URL
+            ),
+            advice=Advice.CHECK_BASE_URL,
+            **common,
         )
     if status < 500:
-        return InvalidRequestError(f"{shown} {where}", **kwargs)
+        return InvalidRequestError(f"{shown} {where}", **common)
+    if upstream_kind is None:
+        dialect_advice = (
+            Advice.TRY_GEMINI_DIALECT
+            if dialect == "chatgpt-demo" and not text.strip()
+            else None
+        )
+        return APIError(
+            _with_advice(f"Server error {where}: {shown}", dialect_advice),
+            advice=dialect_advice,
+            **common,
+        )
+    return _upstream_error(upstream_kind, shown, where, hinted, common)
 
-    if server_message is None:
-        return APIError(f"Server error {where}: {shown}", **kwargs)
-    kind, retry_after = classify_upstream_message(server_message)
-    if kind is UpstreamKind.RATE_LIMIT:
-        return RateLimitError(
-            f"Rate limited by the upstream model: {server_message} {where}",
-            retry_after=retry_after,
-            **kwargs,
-        )
-    if kind is UpstreamKind.BAD_REQUEST:
-        return InvalidRequestError(
-            f"The upstream model rejected the request: {server_message} {where}",
-            **kwargs,
-        )
-    if kind is UpstreamKind.BAD_UPSTREAM_KEY:
-        return AuthenticationError(
-            f"The deployment's own Gemini API key is invalid: {server_message} "
-            f"{where} This is the site operator's setting, not yours.",
-            **kwargs,
-        )
-    return APIError(f"Upstream failure: {server_message} {where}", **kwargs)
+
+def _upstream_error(
+    kind: UpstreamKind,
+    shown: str,
+    where: str,
+    retry_after: float | None,
+    common: dict[str, Any],
+) -> AIChatFreeError:
+    """The error for an upstream failure the deployment passed on."""
+    cls, head = _UPSTREAM_ERRORS[kind]
+    advice = _UPSTREAM_ADVICE.get(kind)
+    message = _with_advice(f"{head}: {shown} {where}", advice)
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=retry_after, **common)
+    return cls(message, advice=advice, **common)
+
+
+def make_content_type_error(
+    content_type: str,
+    body: bytes,
+    *,
+    redact_secrets: Iterable[SecretStr | str | None] = (),
+) -> AIChatFreeError:
+    """The error for a 200 answer that is a page (HTML, JSON), not an answer.
+
+    Args:
+        content_type: The response's `Content-Type`.
+        body: The body, read in full up to a bound.
+        redact_secrets: Values never to show (the site password).
+
+    Returns:
+        An `UnexpectedResponseError` (not retryable).
+    """
+    text, server_message = _read_body(body, redact_secrets)
+    shown = f": {server_message}" if server_message else ""
+    return UnexpectedResponseError(
+        f"The deployment answered 200 with {content_type!r} instead of plain text"
+        f"{shown}. Is `base_url` the chat site itself, and not behind a login or "
+        "captcha page?",
+        status_code=200,
+        body=text,
+        server_message=server_message,
+    )
+
+
+# -- errors the transport meets on the way ---------------------------------------
+
+
+class Failure(enum.Enum):
+    """What went wrong on the way to an answer (the rows of `_FAILURES`)."""
+
+    UNREACHABLE = enum.auto()
+    TIMED_OUT = enum.auto()
+    BODY_CUT = enum.auto()
+    CONNECTION_BROKE = enum.auto()
+    SERVER_SENTINEL = enum.auto()
+    TOO_LARGE = enum.auto()
+    CLOSED = enum.auto()
+    TOO_MANY_REDIRECTS = enum.auto()
+
+
+_PARTIAL: Final = "; the partial answer is in `partial_text`."
+
+_FAILURES: Final[Mapping[Failure, tuple[type[AIChatFreeError], int | None, str]]] = {
+    Failure.UNREACHABLE: (APIConnectionError, None, "Could not reach {url}: {cause}"),
+    Failure.TIMED_OUT: (
+        APITimeoutError,
+        None,
+        "The request to {url} timed out {where} (timeout={timeout}, "
+        "chunk_timeout={chunk_timeout}).",
+    ),
+    Failure.BODY_CUT: (
+        StreamInterruptedError,
+        200,
+        "The answer's body was cut off after {received} bytes ({cause})" + _PARTIAL,
+    ),
+    Failure.CONNECTION_BROKE: (
+        StreamInterruptedError,
+        200,
+        "The connection broke after {received} bytes of the answer ({cause!r})"
+        + _PARTIAL,
+    ),
+    Failure.SERVER_SENTINEL: (
+        StreamInterruptedError,
+        200,
+        "The server reported a failure in the middle of the answer "
+        f"({SERVER_SENTINEL!r}) after {{characters}} characters" + _PARTIAL,
+    ),
+    Failure.TOO_LARGE: (
+        ResponseTooLargeError,
+        200,
+        "The answer exceeded max_response_bytes={limit} bytes; the connection was "
+        "closed. Raise max_response_bytes if the answer is legitimately this long.",
+    ),
+    Failure.CLOSED: (
+        ClientClosedError,
+        None,
+        "The model was closed (close() or aclose()) while this call was under "
+        "way, {where}; its connection was closed.",
+    ),
+    Failure.TOO_MANY_REDIRECTS: (
+        InvalidRequestError,
+        300,
+        "More than {limit} redirects from {url}.",
+    ),
+}
+"""Each failure's class, status (200 once an answer had begun) and message."""
+
+
+def failure_error(
+    failure: Failure, *, received: int = 0, partial_text: str = "", **details: object
+) -> AIChatFreeError:
+    """The error for a failure met on the way to an answer (`_FAILURES`).
+
+    Args:
+        failure: What went wrong.
+        received: Body bytes received before it.
+        partial_text: The answer received before it.
+        **details: The row's other fields: ``url``, ``cause``, ``timeout``,
+            ``chunk_timeout``, ``limit``.
+
+    Returns:
+        The error, with `partial_text` set.
+    """
+    cls, status, template = _FAILURES[failure]
+    where = (
+        f"after {received} bytes of the answer"
+        if received
+        else "before the first byte of the answer"
+    )
+    message = template.format(
+        where=where, received=received, characters=len(partial_text), **details
+    )
+    return cls(message, status_code=status, partial_text=partial_text)
+
+
+def redirect_error(
+    status: int,
+    target: str,
+    *,
+    same_site: bool,
+    redact_secrets: Iterable[SecretStr | str | None] = (),
+) -> InvalidRequestError:
+    """A redirect that is not followed.
+
+    Args:
+        status: The 3xx status.
+        target: Where it points (absolute).
+        same_site: Whether it points to the same scheme, host and port (then
+            only because `follow_redirects` is off).
+        redact_secrets: Values never to show (the site password).
+
+    Returns:
+        The error.
+    """
+    advice = (
+        "Set follow_redirects=True to follow redirects on the same site, or set "
+        "`base_url` to the final address."
+        if same_site
+        else "It points to another site and is never followed (the request carries "
+        "the site password). Set `base_url` to the final address if you trust it."
+    )
+    shown = redact(target, tuple(redact_secrets))
+    return InvalidRequestError(
+        f"The deployment redirected the request (HTTP {status}) to {shown}. {advice}",
+        status_code=status,
+    )
+
+
+def pool_out_error(reasons: str) -> AuthenticationError:
+    """The error of a call whose every deployment is out of the pool.
+
+    Args:
+        reasons: Each deployment's URL and why it is out (no secrets).
+
+    Returns:
+        A non-retryable `AuthenticationError`: only new credentials help.
+    """
+    return AuthenticationError(
+        f"Every deployment of the pool is out: {reasons}. Fix their credentials "
+        "and make a new model."
+    )
+
+
+def pool_wait_error(
+    max_wait: float, reasons: str, retry_after: float
+) -> RateLimitError:
+    """The error of a call no deployment could take within `max_wait`.
+
+    Args:
+        max_wait: The call's `max_wait`, in seconds.
+        reasons: Each deployment's URL, why it is not free, and for how long.
+        retry_after: Seconds until the earliest deployment frees.
+
+    Returns:
+        A `RateLimitError` with that `retry_after`.
+    """
+    return RateLimitError(
+        f"No deployment comes free within max_wait={max_wait:g} s ({reasons}). "
+        f"Retry in {retry_after:.1f} s.",
+        retry_after=retry_after,
+    )

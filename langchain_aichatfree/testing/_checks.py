@@ -112,7 +112,16 @@ def accepted_passwords(passwords: Any) -> frozenset[str]:
     return frozenset({setting, *setting.split(",")})
 
 
-def _message_error(status: int, message: str) -> Rejection:
+def site_error(status: int, message: str) -> Rejection:
+    """Build a refusal of the site's own (``{"error":{"message":...}}``), as 400/401.
+
+    Args:
+        status: The HTTP status.
+        message: ``error.message``.
+
+    Returns:
+        The rejection, with the real server's error content type.
+    """
     body = _js.dumps({"error": {"message": message}})
     return Rejection(status, body, ERROR_CONTENT_TYPE, "rejected")
 
@@ -208,23 +217,23 @@ def _check_gemini(
         raise _Crash
     messages = _js.get(payload, "messages")
     if _js.is_falsy(messages) or messages == []:
-        return _message_error(400, _LAST_ROLE_MESSAGE)
+        return site_error(400, _LAST_ROLE_MESSAGE)
     if isinstance(messages, str):  # a character has no `.role`
-        return _message_error(400, _LAST_ROLE_MESSAGE)
+        return site_error(400, _LAST_ROLE_MESSAGE)
     if not isinstance(messages, list):  # messages[NaN].role throws
         raise _Crash
     last = messages[-1]
     if last is None:
         raise _Crash
     if _js.get(last, "role") != "user":
-        return _message_error(400, _LAST_ROLE_MESSAGE)
+        return site_error(400, _LAST_ROLE_MESSAGE)
 
     if not _password_ok(_js.get(payload, "pass"), passwords):
-        return _message_error(401, "Invalid password.")
+        return site_error(401, "Invalid password.")
 
     expected = signature(_js.get(payload, "time"), _parts_text(last), secret)
     if _js.get(payload, "sign") != expected:
-        return _message_error(401, "Invalid signature.")
+        return site_error(401, "Invalid signature.")
 
     # The upstream call: the history is converted, then Gemini checks it.
     for message in messages:
@@ -261,17 +270,17 @@ def check_chatgpt_demo(
         return MALFORMED
     messages = _js.get(payload, "messages")
     if _js.is_falsy(messages) or messages == []:
-        return _message_error(400, "No input text.")
+        return site_error(400, "No input text.")
 
     if not _password_ok(_js.get(payload, "pass"), passwords):
-        return _message_error(401, "Invalid password.")
+        return site_error(401, "Invalid password.")
 
     # `messages?.[messages.length - 1]?.content || ''`
     last = messages[-1] if isinstance(messages, list) else None
     content = _js.get(last, "content")
     text = "" if _js.is_falsy(content) else _js.to_string(content)
     if _js.get(payload, "sign") != signature(_js.get(payload, "time"), text, secret):
-        return _message_error(401, "Invalid signature.")
+        return site_error(401, "Invalid signature.")
 
     return _check_openai_request(messages, _js.get(payload, "temperature"))
 

@@ -127,9 +127,12 @@ class Reply:
         error: Fail the upstream call before the first token. The gemini dialect
             answers 500 ``{"error":{"code":"Error","message":error}}``; the
             chatgpt-demo dialect too, unless ``status`` is set.
-        status: chatgpt-demo dialect only: the upstream (OpenAI) status to
-            forward with an OpenAI-style body, e.g. 429. The gemini dialect
-            always answers 500 for an upstream failure, like the real server.
+        status: The status to answer with. The chatgpt-demo dialect forwards
+            it with an OpenAI-style body, e.g. 429. The gemini dialect answers
+            429 and 5xx as the real server answers an upstream failure (a 500
+            carrying ``error``, or Gemini's text for the status); any other
+            status (401, 403, 404...) is sent as is, with the site's own
+            ``{"error":{"message": error}}`` body.
     """
 
     text: str = ""

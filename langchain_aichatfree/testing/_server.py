@@ -45,6 +45,7 @@ from langchain_aichatfree.testing._checks import (
     check_chatgpt_demo,
     check_gemini,
     openai_error,
+    site_error,
     upstream_error,
 )
 from langchain_aichatfree.testing._quota import Quota
@@ -559,7 +560,11 @@ class LocalServer:
         failure = self._upstream_failure(reply)
         status = 200 if failure is None else failure.status
         record = self._record(dataclasses.replace(record, status=status))
-        return await self._send(request, connection, record, reply)
+        try:
+            return await self._send(request, connection, record, reply)
+        except ConnectionError:  # the client left while nothing caught it
+            self._abandon("lost", connection, record, None)
+            return web.Response()
 
     def _check(self, payload: Any) -> Rejection | Accepted:
         check = check_gemini if self._dialect == "gemini" else check_chatgpt_demo
@@ -592,7 +597,10 @@ class LocalServer:
             phrase = _reason(reply.status)
             if self._dialect == "chatgpt-demo":
                 return openai_error(reply.status, reply.error or phrase)
-            # The real GeminiProChat server answers 500 for any upstream failure.
+            if reply.status != 429 and reply.status < 500:
+                # A refusal of the site's own (401, 403...), sent as asked.
+                return site_error(reply.status, reply.error or phrase)
+            # The real GeminiProChat server answers 500 for an upstream failure.
             return upstream_error(reply.error or f"{_PREFIX}[{reply.status} {phrase}]")
         if reply.error is not None:
             return upstream_error(reply.error)
@@ -650,7 +658,7 @@ class LocalServer:
                 self._update(record, outcome="cut")
                 if connection.transport is not None:
                     connection.transport.abort()
-                return response or web.Response()
+                return response if response is not None else web.Response()
             if _due(reply.fail_after, written, total):
                 return await self._end(request, record, response, SENTINEL, "sentinel")
             if _due(reply.stall_after, written, total):
@@ -670,9 +678,9 @@ class LocalServer:
                     )
                 if woke != "elapsed":
                     return self._abandon(woke, connection, record, response)
-            if response is None:
-                response = await _prepare_stream(request)
             try:
+                if response is None:  # the headers go out now: the client may be gone
+                    response = await _prepare_stream(request)
                 await response.write(writes[written])
             except ConnectionError:
                 return self._abandon("lost", connection, record, response)
@@ -689,16 +697,16 @@ class LocalServer:
     ) -> web.StreamResponse:
         """Write ``last`` (if any) and end the chunked body cleanly."""
         record = self._update(record, outcome=outcome)
-        if response is None:
-            response = await _prepare_stream(request)
         try:
+            if response is None:
+                response = await _prepare_stream(request)
             if last:
                 await response.write(last)
             await response.write_eof()
         except ConnectionError:
             self.disconnects += 1
             self._update(record, outcome="client_disconnected")
-        return response
+        return response if response is not None else web.Response()
 
     def _give_up(self, record: RecordedRequest) -> web.StreamResponse:
         """The upstream stayed silent before its first token: a 500."""
@@ -723,7 +731,7 @@ class LocalServer:
             self._update(record, outcome="client_disconnected")
         # aiohttp finishes the returned response; on a closed transport that
         # fails quietly (it treats it as a premature client disconnection).
-        return response or web.Response()
+        return response if response is not None else web.Response()
 
 
 def _reason(status: int) -> str:

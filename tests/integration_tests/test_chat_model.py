@@ -21,6 +21,7 @@ from langchain_aichatfree import (
     APITimeoutError,
     AuthenticationError,
     ChatAIChatFree,
+    DeploymentError,
     InvalidRequestError,
     RateLimitError,
     StreamInterruptedError,
@@ -156,7 +157,10 @@ async def test_astream_multibyte_split_one_byte_at_a_time(server: LocalServer) -
     last = chunks[-1]
     assert last.chunk_position == "last"
     assert last.response_metadata["finish_reason"] == "stop"
-    assert last.response_metadata["model_name"] == "gemini-1.5-pro"
+    # Issue 10 item 23: the model reported follows the dialect (it was always
+    # gemini-1.5-pro, also for chatgpt-demo).
+    expected = {"gemini": "gemini-1.5-pro", "chatgpt-demo": "gpt-3.5-turbo"}
+    assert last.response_metadata["model_name"] == expected[server.dialect]
     assert last.response_metadata["model_provider"] == "aichatfree"
     assert [c for c in chunks if c.usage_metadata] == [last]
     assert last.usage_metadata is not None
@@ -290,7 +294,9 @@ async def test_permanent_failures_are_not_retried(
 ) -> None:
     server.script(Reply(error=UPSTREAM_ERRORS[kind]))
     async with make(server) as model:
-        with pytest.raises((InvalidRequestError, AuthenticationError)) as info:
+        # Issue 11: the deployment's own key refused is a DeploymentError (it
+        # was the caller's AuthenticationError).
+        with pytest.raises((InvalidRequestError, DeploymentError)) as info:
             await model.ainvoke("hi")
     assert not info.value.is_retryable
     assert len(server.requests) == 1
@@ -513,7 +519,8 @@ async def test_async_stream_fires_one_callback_per_chunk(server: LocalServer) ->
 async def test_streaming_invoke_fires_token_callbacks(
     server: LocalServer, use_async: bool
 ) -> None:
-    server.script(Reply(TEXT, chunk_size=6, chunk_delay=0.001))
+    # Writes far enough apart that a loaded machine still reads them one by one.
+    server.script(Reply(TEXT, chunk_size=6, chunk_delay=0.03))
     handler = SyncTokens()
     model = make(server, streaming=True)
     config: Any = {"callbacks": [handler]}

@@ -39,7 +39,11 @@ from langchain_aichatfree import (
     APITimeoutError,
     AuthenticationError,
     ChatAIChatFree,
+    ClientClosedError,
+    DeploymentError,
     InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
     StreamInterruptedError,
     _cli,
@@ -51,6 +55,7 @@ from langchain_aichatfree._cli import (
     exit_code_for,
     main,
 )
+from langchain_aichatfree.errors import make_status_error
 from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Reply
 
 pytestmark = pytest.mark.skipif(
@@ -336,6 +341,48 @@ def test_an_empty_answer_is_said_on_stderr(run_main: Callable[..., Result]) -> N
     assert json.loads(result.stdout)["response_metadata"]["finish_reason"] == "empty"
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "flag"),
+    [
+        (404, b"", "--base-url"),
+        (401, b"", "--ask-password"),
+    ],
+)
+def test_advice_is_given_once_in_the_command_line_s_words(
+    status: int, body: bytes, flag: str
+) -> None:
+    line = _cli.describe(make_status_error(status, body, dialect="gemini"))
+    assert flag in line
+    assert "`" not in line  # not the library's `base_url` / `password` as well
+
+
+def test_a_chatgpt_demo_site_under_the_default_dialect_hears_of_dialect(
+    run_main: Callable[..., Result],
+) -> None:
+    with LocalServer(dialect="chatgpt-demo") as demo:
+        line = check_one_line(run_main("--base-url", demo.url, "--secret", "", "hi"), 3)
+    assert "Invalid signature. (HTTP 401)" in line
+    assert "--dialect" in line
+    assert "--secret" in line
+    assert "`" not in line  # the command line's names, not the library's
+
+
+def test_the_operator_s_openai_key_refused_exits_5_not_3(
+    run_main: Callable[..., Result],
+) -> None:
+    refused = "Incorrect API key provided: sk-abc***wxyz."
+    with LocalServer(dialect="chatgpt-demo") as demo:
+        demo.script(Reply(status=401, error=refused))
+        result = run_main(
+            *("--base-url", demo.url, "--dialect", "chatgpt-demo", "--secret", ""),
+            "hi",
+        )
+    line = check_one_line(result, 5)
+    assert "Incorrect API key provided" in line
+    assert "operator" in line
+    assert "AICHATFREE_PASSWORD" not in line
+
+
 def test_partial_answer_is_flagged_incomplete(run_main: Callable[..., Result]) -> None:
     result = run_main("partial please")
     line = check_one_line(result, 5)
@@ -400,7 +447,13 @@ def test_exit_code_table_is_complete() -> None:
     [
         (ValueError("bad"), 2),
         (AuthenticationError("x", status_code=401), 3),
-        (AuthenticationError("upstream key", status_code=500), 5),
+        # issue 11: the deployment's own key refused is a DeploymentError (it
+        # was an AuthenticationError with a 5xx status that the CLI undid).
+        (DeploymentError("upstream key", status_code=500), 5),
+        (DeploymentError("openai key", status_code=401), 5),
+        (PermissionDeniedError("x", status_code=403), 3),
+        (NotFoundError("x", status_code=404), 5),
+        (ClientClosedError("x"), 6),
         (RateLimitError("x", status_code=500), 4),
         (APIError("x", status_code=500), 5),
         (StreamInterruptedError("x", status_code=200, partial_text="a"), 5),

@@ -846,6 +846,55 @@ async def test_client_closing_mid_stream_counts_a_disconnect(server, session):
     assert server.requests[-1].outcome == "client_disconnected"
 
 
+@pytest.mark.parametrize("how", ["abort", "close"])
+async def test_client_dropping_before_the_headers_leaves_nothing_pending(
+    server, caplog, how
+):
+    """Issue 10 item 15: the headers go out with the first write, which then
+    found the transport closing: the request stayed "pending" and aiohttp
+    logged the handler's traceback."""
+    server.script("hello")
+    _, writer = await open_raw(server)
+    writer.write(raw_request(hi()))
+    await writer.drain()
+    if how == "abort":
+        writer.transport.abort()
+    else:
+        writer.close()
+    await server.wait_idle(timeout=2)
+    await server.wait_for(
+        lambda: bool(server.requests) and server.requests[-1].outcome != "pending",
+        timeout=2,
+    )
+    assert server.requests[-1].outcome == "client_disconnected"
+    assert server.disconnects == 1
+    assert "Error handling request" not in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+async def test_gemini_reply_status_401_is_the_site_s_own_refusal(server):
+    """Issue 10 item 15: a 4xx other than 429 is sent as asked, not as a 500."""
+    server.script(
+        Reply(status=401, error="Invalid password."),
+        Reply(status=403),
+        Reply(status=503),
+        Reply.rate_limited(),
+    )
+    raw = await raw_exchange(server, raw_request(hi()))
+    assert (raw.status, raw.body) == (401, BAD_PASSWORD)
+    assert raw.headers["content-type"] == ERROR_CT
+    raw = await raw_exchange(server, raw_request(hi()))
+    assert (raw.status, raw.body) == (403, b'{"error":{"message":"Forbidden"}}')
+    # Upstream failures stay what the real server makes of them: a 500.
+    raw = await raw_exchange(server, raw_request(hi()))
+    assert raw.status == 500
+    assert b"[503 Service Unavailable]" in raw.body
+    raw = await raw_exchange(server, raw_request(hi()))
+    assert raw.status == 500
+    assert b"429 Too Many Requests" in raw.body
+    assert [r.status for r in server.requests] == [401, 403, 500, 500]
+
+
 async def test_stop_ends_stalled_responses_at_once():
     server = LocalServer()
     await server.start()

@@ -497,3 +497,22 @@ async def test_a_copy_with_another_deployment_goes_there(
             answer = await copy.ainvoke("hi")
     assert answer.response_metadata["deployment"] == b.url
     assert counts([a, b]) == [1, 1]
+
+
+async def test_a_deployment_whose_own_key_is_refused_is_out_for_everyone(
+    servers: list[LocalServer],
+) -> None:
+    a, b, _ = servers
+    a.script(Reply(error=UPSTREAM_ERRORS["api_key_invalid"]))
+    async with ChatAIChatFree(deployments=pool(a, b)) as first:
+        answer = await first.ainvoke("hi")
+    refused, served = answer.response_metadata["routing"]
+    assert (refused["outcome"], refused["error"]) == ("auth", "DeploymentError")
+    assert served["deployment"] == b.url
+    # The site's key is the site's: another model (the store) knows it too.
+    async with ChatAIChatFree(deployments=pool(a, b)) as second:
+        for _ in range(3):
+            await second.ainvoke("hi")
+        status = await second.aquota_status()
+    assert counts([a, b]) == [1, 4]
+    assert status[0]["reason"].startswith("out: DeploymentError")

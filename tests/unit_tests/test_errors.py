@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from langchain_core.exceptions import (
@@ -11,6 +12,8 @@ from langchain_core.exceptions import (
     ModelConnectionError,
     ModelError,
     ModelInvalidRequestError,
+    ModelNotFoundError,
+    ModelPermissionDeniedError,
     ModelRateLimitError,
     ModelTimeoutError,
 )
@@ -21,11 +24,25 @@ from langchain_aichatfree import (
     APIError,
     APITimeoutError,
     AuthenticationError,
+    ClientClosedError,
+    DeploymentError,
     InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     StreamInterruptedError,
+    UnexpectedResponseError,
+    errors,
 )
-from langchain_aichatfree.errors import make_status_error
+from langchain_aichatfree.errors import (
+    SETTING_NAMES,
+    Advice,
+    advice_text,
+    make_content_type_error,
+    make_status_error,
+    redact,
+)
 
 
 def upstream(message: str) -> bytes:
@@ -138,11 +155,11 @@ ROWS = [
     (
         500,
         upstream("API key not valid. Please pass a valid API key."),
-        AuthenticationError,
+        DeploymentError,  # issue 11: was AuthenticationError, the caller's class
         False,
         "operator",
     ),
-    (404, b"", InvalidRequestError, False, "base_url"),
+    (404, b"", NotFoundError, False, "base_url"),  # issue 11: was InvalidRequestError
     (302, b"", InvalidRequestError, False, "redirect"),
     # chatgpt-demo: upstream statuses pass through with OpenAI's body
     (
@@ -203,6 +220,12 @@ def test_bodies_are_kept_but_bounded() -> None:
             APITimeoutError,
             (APIConnectionError, ModelTimeoutError, ModelConnectionError),
         ),
+        (PermissionDeniedError, (ModelPermissionDeniedError, AuthenticationError)),
+        (NotFoundError, (ModelNotFoundError, InvalidRequestError)),
+        (DeploymentError, (APIError, ModelAPIError)),
+        (UnexpectedResponseError, (APIError,)),
+        (ResponseTooLargeError, (APIError,)),
+        (ClientClosedError, (APIConnectionError, ModelConnectionError)),
     ],
 )
 def test_tree_is_built_on_langchain_core(cls: type, bases: tuple[type, ...]) -> None:
@@ -223,3 +246,238 @@ def test_openai_style_429_hint_and_retry_after_header() -> None:
     error = make_status_error(429, plain("slow down"), retry_after_header="soon")
     assert isinstance(error, RateLimitError)
     assert error.retry_after is None
+
+
+# -- issue 11: one table, retryability by class, errors of their own kind ---------
+
+
+def test_retryability_is_the_class_s_never_one_instance_s() -> None:
+    for status, body, *_ in ROWS:
+        error = make_status_error(status, body)
+        assert "is_retryable" not in vars(error), (status, body)
+    details: dict[str, Any] = {
+        "url": "u",
+        "cause": OSError("x"),
+        "limit": 1,
+        "timeout": None,
+    }
+    built = [
+        make_content_type_error("text/html", b"<html>"),
+        *(
+            errors.failure_error(failure, chunk_timeout=1.0, **details)
+            for failure in errors.Failure
+        ),
+    ]
+    for error in built:
+        assert "is_retryable" not in vars(error), error
+    assert not DeploymentError.is_retryable
+    assert not UnexpectedResponseError.is_retryable
+    assert not ResponseTooLargeError.is_retryable
+    assert not ClientClosedError.is_retryable
+    assert StreamInterruptedError.is_retryable
+
+
+def test_every_error_is_built_in_errors_py() -> None:
+    """No other module of the package constructs an error class itself."""
+    import pathlib
+    import re
+
+    import langchain_aichatfree
+
+    package = pathlib.Path(langchain_aichatfree.__file__).parent
+    names = "|".join(
+        name for name in errors.__all__ if name[0].isupper() and name != "Advice"
+    )
+    pattern = re.compile(rf"(?<![\w.])(?:{names})\(")
+    for path in package.rglob("*.py"):
+        if path.name == "errors.py":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if line.lstrip().startswith(("#", "class ")):
+                continue
+            assert not pattern.search(line), f"{path.name}:{number}: {line.strip()}"
+
+
+def test_403_is_permission_denied_404_not_found() -> None:
+    denied = make_status_error(403, b"Forbidden")
+    assert type(denied) is PermissionDeniedError
+    assert isinstance(denied, ModelPermissionDeniedError)
+    assert isinstance(denied, AuthenticationError)  # older except clauses
+    assert not denied.is_retryable
+    missing = make_status_error(404, b"")
+    assert type(missing) is NotFoundError
+    assert isinstance(missing, ModelNotFoundError)
+    assert isinstance(missing, InvalidRequestError)
+
+
+def test_404_with_the_upstream_s_message_is_the_model_not_the_url() -> None:
+    body = plain("The model `gpt-5-turbo` does not exist or you do not have access.")
+    error = make_status_error(404, body, dialect="chatgpt-demo")
+    assert type(error) is NotFoundError
+    assert "gpt-5-turbo" in error.message
+    assert error.advice is Advice.OPERATOR
+    assert "base_url" not in error.message
+
+
+def test_deployment_key_refused_is_the_operators_error_in_both_dialects() -> None:
+    gemini = make_status_error(
+        500, upstream("API key not valid. Please pass a valid API key.")
+    )
+    openai = make_status_error(
+        401,
+        json.dumps(
+            {
+                "error": {
+                    "message": "Incorrect API key provided: sk-abc***xyz. You can "
+                    "find your API key at https://platform.openai.com.",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            }
+        ),
+        dialect="chatgpt-demo",
+    )
+    for error in (gemini, openai):
+        assert type(error) is DeploymentError
+        assert not isinstance(error, ModelAuthenticationError)
+        assert not error.is_retryable
+        assert error.advice is Advice.OPERATOR
+        assert "operator" in error.message
+        assert "`password`" not in error.message
+    assert openai.status_code == 401
+
+
+def test_a_redirect_without_location_says_what_is_true() -> None:
+    error = make_status_error(302, b"")
+    assert "not followed" not in error.message
+    assert "Location" in error.message
+
+
+@pytest.mark.parametrize(
+    ("dialect", "advice"),
+    [
+        ("gemini", Advice.SECRET_OR_DIALECT),
+        ("chatgpt-demo", Advice.SET_SECRET),
+        (None, Advice.SET_SECRET),
+    ],
+)
+def test_a_refused_signature_under_gemini_suggests_the_dialect(
+    dialect: str | None, advice: Advice
+) -> None:
+    error = make_status_error(401, plain("Invalid signature."), dialect=dialect)
+    assert type(error) is AuthenticationError
+    assert error.advice is advice
+    assert "AICHATFREE_SECRET" in error.message
+    assert ("chatgpt-demo" in error.message) is (dialect == "gemini")
+
+
+def test_a_bodyless_500_under_chatgpt_demo_suggests_the_gemini_dialect() -> None:
+    error = make_status_error(500, b"", dialect="chatgpt-demo")
+    assert error.advice is Advice.TRY_GEMINI_DIALECT
+    assert "`dialect` to gemini" in error.message
+    assert make_status_error(500, b"", dialect="gemini").advice is None
+
+
+def test_advice_is_worded_once_with_the_caller_s_names() -> None:
+    cli = {
+        "password": "PW_FLAG",
+        "secret": "SECRET_FLAG",
+        "dialect": "DIALECT_FLAG",
+        "base_url": "URL_FLAG",
+    }
+    for advice in Advice:
+        library = advice_text(advice)
+        assert library == advice_text(advice, SETTING_NAMES)
+        for key, name in cli.items():
+            assert (name in advice_text(advice, cli)) is (SETTING_NAMES[key] in library)
+    assert advice_text(None) == ""
+
+
+PASSWORD = 'pä ss"wörd/&'
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        PASSWORD,
+        json.dumps(PASSWORD)[1:-1],
+        json.dumps(PASSWORD, ensure_ascii=False)[1:-1],
+        "pa%CC%88",  # not the password: left alone
+    ],
+)
+def test_an_echoed_password_is_redacted(echoed: str) -> None:
+    body = json.dumps({"error": {"message": f"bad request: {echoed}"}}) + "x" * 5000
+    error = make_status_error(400, body, redact_secrets=[PASSWORD, None])
+    for text in (error.message, error.body or "", error.server_message or ""):
+        assert PASSWORD not in text
+        assert json.dumps(PASSWORD)[1:-1] not in text
+
+
+def test_redaction_comes_before_the_body_is_cut() -> None:
+    body = "x" * 1995 + PASSWORD
+    error = make_status_error(500, body, redact_secrets=[PASSWORD])
+    assert error.body is not None
+    assert PASSWORD[:5] not in error.body
+    assert error.body.endswith("[password]"[:5])
+
+
+def test_redact_every_form() -> None:
+    from urllib.parse import quote, quote_plus
+
+    for form in (quote(PASSWORD, safe=""), quote_plus(PASSWORD)):
+        assert redact(f"echo {form} end", [PASSWORD]) == "echo [password] end"
+    assert redact("nothing", ["", None]) == "nothing"
+
+
+def test_a_page_s_body_is_redacted_too() -> None:
+    error = make_content_type_error(
+        "text/html", f"<p>{PASSWORD}</p>".encode(), redact_secrets=[PASSWORD]
+    )
+    assert type(error) is UnexpectedResponseError
+    assert PASSWORD not in (error.body or "")
+
+
+@pytest.mark.parametrize("failure", list(errors.Failure))
+def test_every_failure_has_its_row(failure: errors.Failure) -> None:
+    error = errors.failure_error(
+        failure,
+        received=5,
+        partial_text="abc",
+        url="http://x/api/generate",
+        cause=OSError("reset"),
+        limit=3,
+        timeout=None,
+        chunk_timeout=2.0,
+    )
+    assert error.partial_text == "abc"
+    assert "{" not in error.message
+    expected = {
+        errors.Failure.TOO_LARGE: False,
+        errors.Failure.CLOSED: False,
+        errors.Failure.TOO_MANY_REDIRECTS: False,
+    }.get(failure, True)
+    assert error.is_retryable is expected
+
+
+def test_every_error_class_is_importable_from_the_package() -> None:
+    import langchain_aichatfree
+
+    classes = {
+        name
+        for name in errors.__all__
+        if isinstance(getattr(errors, name), type)
+        and issubclass(getattr(errors, name), AIChatFreeError)
+    }
+    assert classes <= set(langchain_aichatfree.__all__)
+    for name in classes:
+        assert getattr(langchain_aichatfree, name) is getattr(errors, name)
+
+
+def test_redact_takes_the_secret_as_a_secret_str() -> None:
+    from pydantic import SecretStr
+
+    error = make_status_error(
+        400, plain(f"echo {PASSWORD}"), redact_secrets=[SecretStr(PASSWORD)]
+    )
+    assert PASSWORD not in error.message
+    assert "[password]" in error.message

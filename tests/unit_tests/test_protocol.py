@@ -30,6 +30,7 @@ from langchain_aichatfree._protocol import (
     convert_messages_to_openai_turns,
     convert_messages_to_turns,
     estimate_tokens,
+    is_page_media_type,
     prepare_request,
 )
 
@@ -372,3 +373,33 @@ def test_classify_upstream_message(
     message: str, kind: UpstreamKind, retry_after: float | None
 ) -> None:
     assert classify_upstream_message(message) == (kind, retry_after)
+
+
+@pytest.mark.parametrize(
+    ("media_type", "page"),
+    [
+        ("text/plain", False),
+        ("application/octet-stream", False),  # a proxy's default for no type
+        ("text/markdown", False),
+        ("text/html", True),
+        ("application/xhtml+xml", True),
+        ("application/json", True),
+        ("application/problem+json", True),
+        ("text/xml", True),
+        ("application/atom+xml", True),
+    ],
+)
+def test_is_page_media_type(media_type: str, page: bool) -> None:
+    assert is_page_media_type(media_type) is page
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "API key not valid. Please pass a valid API key.",
+        "Incorrect API key provided: sk-abc***wxyz. You can find your API key at",
+        "You didn't provide an API key. You need to provide your API key in an",
+    ],
+)
+def test_a_refused_upstream_key_in_either_dialect(message: str) -> None:
+    assert classify_upstream_message(message)[0] is UpstreamKind.BAD_UPSTREAM_KEY
