@@ -31,7 +31,7 @@ from langchain_aichatfree._constants import (
     SYSTEM_PREFIX,
     SYSTEM_SUFFIX,
 )
-from langchain_aichatfree._tools import render_envelope
+from langchain_aichatfree._tool_prompt import render_envelope
 
 Dialect = Literal["gemini", "chatgpt-demo"]
 _Source = tuple[Sequence[BaseMessage], "float | None", "str | None"]

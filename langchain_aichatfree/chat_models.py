@@ -62,6 +62,12 @@ from langchain_aichatfree._constants import (
     USER_AGENT,
 )
 from langchain_aichatfree._deployment import Deployment, public_url
+from langchain_aichatfree._json_answer import (
+    JsonAnswerParser,
+    ToolDictParser,
+    ToolObjectParser,
+    parse_with_raw,
+)
 from langchain_aichatfree._protocol import (
     PreparedRequest,
     estimate_token_ids,
@@ -88,21 +94,18 @@ from langchain_aichatfree._settings import (
     redact_url,
 )
 from langchain_aichatfree._stream import AnswerState
-from langchain_aichatfree._tools import (
-    JsonAnswerParser,
-    ToolAnswer,
-    ToolAnswerReader,
-    ToolDictParser,
-    ToolObjectParser,
+from langchain_aichatfree._tool_calls import ToolAnswer
+from langchain_aichatfree._tool_prompt import (
+    reask_messages,
+    reask_text,
+    render_instructions,
+)
+from langchain_aichatfree._tool_reader import ToolAnswerReader, parse_answer
+from langchain_aichatfree._tool_setup import (
     ToolSetup,
     build_tool_setup,
     format_tool,
     normalize_tool_choice,
-    parse_answer,
-    parse_with_raw,
-    reask_messages,
-    reask_text,
-    render_instructions,
     response_format_from_schema,
     tool_name,
 )
