@@ -5,6 +5,10 @@ AICHATFREE_PASSWORD / AICHATFREE_SECRET if it needs them). Without it, the demo
 starts the package's local offline server, `LocalServer`, with a few canned
 answers streamed a little at a time, so it runs anywhere, without a network.
 
+Last, `aichatfree probe` reads the site (its page, chat script and password
+check) to find the settings to use, and `ChatAIChatFree.from_site` does the same
+in code.
+
 An example may declare the local server it needs in a module-level
 `LOCAL_SERVER` dict of `LocalServer` keyword arguments (e.g. a `responder`);
 the demo (and the test that runs every example) then starts that one for it.
@@ -18,12 +22,14 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from langchain_aichatfree import ChatAIChatFree
 from langchain_aichatfree.testing import LocalServer, Reply
 
 HERE = Path(__file__).resolve().parent
@@ -112,6 +118,22 @@ def run(path: Path, *, offline: bool) -> None:
         load(path).main()  # loaded again: its module-level code reads the URL
 
 
+def probe(base_url: str | None) -> None:
+    """`aichatfree probe URL`, then `from_site`: from a site's URL to a model."""
+    print("\n=== aichatfree probe ===", flush=True)
+    with contextlib.ExitStack() as stack:
+        if base_url is None:  # a local site, with a secret baked into its script
+            server = LocalServer(secret="demo-secret", responder=canned_responder)
+            base_url = stack.enter_context(server).url
+        command = [sys.executable, "-m", "langchain_aichatfree", "probe", base_url]
+        print("$ aichatfree probe", base_url, flush=True)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        print(done.stdout + done.stderr, end="", flush=True)
+        if done.returncode == 0:
+            with ChatAIChatFree.from_site(base_url) as model:
+                print("from_site:", model.invoke("Hi!").content, flush=True)
+
+
 def has_main(path: Path) -> bool:
     return path.is_file() and "\ndef main(" in path.read_text(encoding="utf-8")
 
@@ -129,6 +151,7 @@ def main() -> None:
         )
     for path in examples:
         run(path, offline=not base_url)
+    probe(base_url)
 
 
 if __name__ == "__main__":

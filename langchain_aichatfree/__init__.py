@@ -17,6 +17,7 @@ from langchain_aichatfree.errors import (
     PermissionDeniedError,
     RateLimitError,
     ResponseTooLargeError,
+    SiteProbeError,
     StreamInterruptedError,
     UnexpectedResponseError,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseTooLargeError",
+    "SiteProbeError",
     "StreamInterruptedError",
     "UnexpectedResponseError",
     "__version__",

@@ -7,6 +7,7 @@ Usage::
     aichatfree chat [options]                an interactive session
     aichatfree serve [--port N] [options]    the local offline test server
     aichatfree status [options]              each deployment's quota state
+    aichatfree probe URL [--json] [--check]  find a site's settings to use
 
 ``python -m langchain_aichatfree`` is the same command. The deployment is
 ``--base-url`` (default ``$AICHATFREE_BASE_URL``, else the public site), its
@@ -51,8 +52,10 @@ import enum
 import getpass
 import json
 import logging
+import math
 import os
 import re
+import shlex
 import sys
 import traceback
 import warnings
@@ -71,15 +74,20 @@ from langchain_core.messages import (
 )
 from pydantic import SecretStr, ValidationError
 
+from langchain_aichatfree import _sync
 from langchain_aichatfree._constants import (
+    DEFAULT_CHUNK_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     ENV_BASE_URL,
+    ENV_DIALECT,
     ENV_PASSWORD,
     ENV_QUOTA_STORE,
     ENV_SECRET,
 )
 from langchain_aichatfree._deployment import public_url
 from langchain_aichatfree._pool_file import format_status, load_deployments
+from langchain_aichatfree._probe import FAMILY_NAMES, SiteSettings
+from langchain_aichatfree._site import probe_options, probe_site
 from langchain_aichatfree._version import __version__
 from langchain_aichatfree.chat_models import ChatAIChatFree
 from langchain_aichatfree.errors import (
@@ -90,6 +98,7 @@ from langchain_aichatfree.errors import (
     ClientClosedError,
     DeploymentError,
     RateLimitError,
+    SiteProbeError,
     StreamInterruptedError,
     advice_text,
 )
@@ -132,7 +141,7 @@ EXIT_CODES: Final[Mapping[ExitCode, str]] = {
 }
 """What each exit status means, in order (the README's table is this one)."""
 
-_COMMANDS: Final = ("ask", "chat", "serve", "status")
+_COMMANDS: Final = ("ask", "chat", "serve", "probe", "status")
 _TOP_LEVEL_FLAGS: Final = frozenset({"-h", "--help", "--version"})
 _MAX_MESSAGE: Final = 400
 """Characters of an error message shown without --verbose (upstream texts run long)."""
@@ -167,6 +176,8 @@ def exit_code_for(error: BaseException) -> ExitCode:
     """
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
+    if isinstance(error, SiteProbeError):
+        return ExitCode.USAGE  # the URL given is not a deployment's site
     if isinstance(error, AuthenticationError):
         return ExitCode.AUTH
     if isinstance(error, RateLimitError):
@@ -253,6 +264,8 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
         )
         shown = "; the text above is incomplete" if error.partial_text else ""
         return f"the answer was cut short ({reason}){shown}. Ask again."
+    if isinstance(error, SiteProbeError):
+        return f"probe failed: {_one_line(error.message, limit=None)}"
     if isinstance(error, AIChatFreeError):
         said = _server_said(error, limit)
         hint = advice_text(error.advice, _CLI_SETTING_NAMES)
@@ -521,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the states as one JSON list"
     )
     status.add_argument("-v", "--verbose", action="store_true", help=argparse.SUPPRESS)
+    _add_probe_parser(commands)
     return parser
 
 
@@ -882,6 +896,204 @@ def _status(args: argparse.Namespace, out: _Output) -> ExitCode:
     return ExitCode.OK
 
 
+# -- probe --------------------------------------------------------------------
+
+_CHECK_QUESTION: Final = "Reply with the single word OK."
+"""The one tiny question ``probe --check`` sends."""
+
+
+def _add_probe_parser(commands: Any) -> None:
+    probe = commands.add_parser(
+        "probe",
+        help="find a site's family, signing secret and password need",
+        description=(
+            "Read a GeminiProChat or chatgpt-demo site's page and chat script "
+            "(same site only, bounded sizes) to find its family (dialect) and "
+            "signing secret, and ask its /api/auth whether a password is "
+            f"needed. With ${ENV_PASSWORD} set or --ask-password, also whether "
+            "that password is accepted (it is sent to /api/auth only). Prints "
+            "the settings as environment lines and as Python."
+        ),
+        epilog=_exit_code_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    probe.add_argument("url", metavar="URL", help="the site, e.g. https://your.site")
+    probe.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object with the settings found",
+    )
+    probe.add_argument(
+        "--check",
+        action="store_true",
+        help=(
+            "also send one tiny signed question (costs one request of the "
+            "site's quota; carries the password, if any)"
+        ),
+    )
+    probe.add_argument(
+        "--ask-password",
+        action="store_true",
+        help=f"type the site password at a hidden prompt (else ${ENV_PASSWORD})",
+    )
+    probe.add_argument(
+        "--password", action=_RefusePassword, nargs="?", help=argparse.SUPPRESS
+    )
+    probe.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="longest time one request may take (default: 30)",
+    )
+    probe.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="on failure, show the traceback",
+    )
+
+
+def _probe(args: argparse.Namespace, out: _Output) -> ExitCode:
+    if args.ask_password:
+        password = _ask_password()
+    else:
+        password = os.environ.get(ENV_PASSWORD) or None
+    finite = args.timeout is not None and math.isfinite(args.timeout)
+    options = probe_options(
+        timeout=args.timeout if finite else None,
+        chunk_timeout=DEFAULT_CHUNK_TIMEOUT,
+        verify_ssl=True,
+        proxy=None,
+    )
+    try:
+        settings = _sync.run(probe_site(args.url, password=password, options=options))
+    except APIConnectionError as e:
+        return _probe_unreachable(e, args, out)
+    check: dict[str, Any] | None = None
+    failure: BaseException | None = None
+    if args.check:
+        check, failure = _check_site(settings, password, args.timeout)
+    if args.json:
+        result = {**settings.to_dict(), "check": check}
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    else:
+        out.write(_probe_report(settings, password, check))
+    if failure is not None and not args.json:
+        return _report(failure, verbose=args.verbose, out=out)
+    if failure is not None:
+        return exit_code_for(failure)
+    if settings.password_accepted is False:
+        print(
+            f"{PROG}: the site refused the password given; check {ENV_PASSWORD}.",
+            file=sys.stderr,
+        )
+        return ExitCode.AUTH
+    return ExitCode.OK
+
+
+def _probe_unreachable(
+    error: APIConnectionError, args: argparse.Namespace, out: _Output
+) -> ExitCode:
+    """The site could not be reached: say so, and that the URL is to check."""
+    code = exit_code_for(error)
+    message = (
+        f"network error: {_one_line(error.message).rstrip('.')}. Check the URL "
+        "and your connection."
+    )
+    if args.verbose:
+        traceback.print_exception(error, file=sys.stderr)
+    if args.json:
+        details = {"type": type(error).__name__, "message": message}
+        out.write(json.dumps({"error": {**details, "exit_code": int(code)}}) + "\n")
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _check_site(
+    settings: SiteSettings, password: str | None, timeout: float | None
+) -> tuple[dict[str, Any], BaseException | None]:
+    """Ask the site one tiny signed question; say whether it answered."""
+    model = ChatAIChatFree(
+        base_url=settings.base_url,
+        dialect=settings.dialect,
+        secret=settings.secret,
+        password=SecretStr(password) if password is not None else None,
+        max_retries=0,
+        timeout=timeout,
+    )
+    try:
+        answer = model.invoke(_CHECK_QUESTION)
+    except (AIChatFreeError, ValueError) as e:
+        details = {
+            "type": type(e).__name__,
+            "message": describe(e, verbose=True),
+            "exit_code": int(exit_code_for(e)),
+        }
+        return {"answered": False, "error": details}, e
+    finally:
+        model.close()
+    return {"answered": True, "text": answer.text}, None
+
+
+def _probe_report(
+    settings: SiteSettings, password: str | None, check: dict[str, Any] | None
+) -> str:
+    """What the probe found, then the settings as environment lines and Python."""
+    family = FAMILY_NAMES[settings.dialect]
+    secret = (
+        f"{settings.secret!r} (public: it is in the site's browser code)"
+        if settings.secret
+        else "none (the empty secret)"
+    )
+    if not settings.password_required:
+        needed = "not required"
+    elif settings.password_accepted:
+        needed = "required; the one given is accepted"
+    elif settings.password_accepted is False:
+        needed = "required; the one given was REFUSED"
+    else:
+        needed = f"required; set {ENV_PASSWORD} (or use --ask-password) to check yours"
+    lines = [
+        f"Site:      {settings.base_url}",
+        f"Family:    {family} (dialect {settings.dialect!r}), chat script "
+        f"{settings.script_url}",
+        f"Secret:    {secret}",
+        f"Password:  {needed}",
+    ]
+    if check is not None:
+        lines.append(
+            f"Check:     answered {_one_line(check['text'], limit=80)!r}"
+            if check["answered"]
+            else "Check:     no answer (see below)"
+        )
+    lines += [f"Note:      {note}" for note in settings.notes]
+    lines += [
+        "",
+        "As environment lines:",
+        f"  export {ENV_BASE_URL}={shlex.quote(settings.base_url)}",
+        f"  export {ENV_DIALECT}={settings.dialect}",
+        f"  export {ENV_SECRET}={shlex.quote(settings.secret)}",
+    ]
+    if settings.password_required:
+        lines.append(
+            f"  read -rs {ENV_PASSWORD} && export {ENV_PASSWORD}  # the site password"
+        )
+    lines += [
+        "",
+        "In Python:",
+        "  from langchain_aichatfree import ChatAIChatFree",
+        "",
+        "  model = ChatAIChatFree(",
+        f"      base_url={settings.base_url!r},",
+        f"      dialect={settings.dialect!r},",
+        f"      secret={settings.secret!r},",
+    ]
+    if settings.password_required:
+        lines.append(f"      # password: read from ${ENV_PASSWORD}")
+    lines.append("  )")
+    return "\n".join(lines) + "\n"
+
+
 # -- serve --------------------------------------------------------------------
 
 
@@ -895,6 +1107,7 @@ def _announce(server: LocalServer, args: argparse.Namespace) -> None:
     print(f"AIChatFree local server listening on {server.url}", flush=True)
     print(f"  {args.dialect} dialect, {password}, {secret}.")
     print(f"  Point clients at it: export {ENV_BASE_URL}={server.url}")
+    print(f"  It serves the site's pages too: {PROG} probe {server.url}")
     print("  It answers 'Echo: <the last user message>'. Ctrl-C stops it.", flush=True)
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         print(
@@ -948,6 +1161,7 @@ _HANDLERS: Final[Mapping[str, Callable[[argparse.Namespace, _Output], ExitCode]]
     "chat": _chat,
     "serve": _serve,
     "status": _status,
+    "probe": _probe,
 }
 
 

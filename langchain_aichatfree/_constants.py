@@ -23,6 +23,7 @@ GENERATE_PATH: Final = "/api/generate"
 ENV_BASE_URL: Final = "AICHATFREE_BASE_URL"
 ENV_SECRET: Final = "AICHATFREE_SECRET"  # noqa: S105 - a variable name
 ENV_PASSWORD: Final = "AICHATFREE_PASSWORD"  # noqa: S105 - a variable name
+ENV_DIALECT: Final = "AICHATFREE_DIALECT"
 
 PROVIDER: Final = "aichatfree"
 """`ls_provider` and `model_provider`."""
@@ -146,3 +147,17 @@ RPM_WINDOW_MARGIN: Final = 0.05
 the slot is reserved before the request leaves, and the upstream counts it when
 it arrives, a little later; without a margin a request sent the moment a slot
 frees can reach an upstream whose window has not yet let the old one go."""
+AUTH_PATH: Final = "/api/auth"
+"""Where a site's page checks the password (`{"pass": ...}` -> `{"code": 0 | -1}`)."""
+
+PROBE_TIMEOUT: Final = 30.0
+"""Seconds one request of a site probe may take, first byte to last."""
+
+MAX_PAGE_BYTES: Final = 1024 * 1024
+"""Largest page read by a site probe (real chat pages are a few KB)."""
+
+MAX_SCRIPT_BYTES: Final = 5 * 1024 * 1024
+"""Largest script read by a site probe (real chat scripts are 1.2 to 1.3 MB)."""
+
+MAX_PROBE_SCRIPTS: Final = 8
+"""Scripts a site probe fetches at most while looking for the chat script."""

@@ -33,6 +33,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SecretStr,
     TypeAdapter,
     create_model,
     field_validator,
@@ -51,6 +52,7 @@ from langchain_aichatfree._constants import (
     DEFAULT_MODELS,
     DEFAULT_QUOTA_STORE,
     ENV_BASE_URL,
+    ENV_DIALECT,
     ENV_PASSWORD,
     ENV_QUOTA_STORE,
     ENV_SECRET,
@@ -92,6 +94,11 @@ from langchain_aichatfree._settings import (
     did_you_mean,
     known_field_names,
     redact_url,
+)
+from langchain_aichatfree._site import (
+    check_not_discovered,
+    probe_options,
+    site_fields,
 )
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree._tool_calls import ToolAnswer
@@ -157,6 +164,10 @@ class ChatAIChatFree(BaseChatModel):
             pip install langchain-aichatfree
             export AICHATFREE_BASE_URL="https://aichatfree.info"
             export AICHATFREE_PASSWORD="..."   # only if the site has a password
+
+        ``aichatfree probe https://your.site`` reads a site's family, secret
+        and password need from the site itself; `from_site` does the same and
+        returns a configured model.
 
     Key init args — deployment:
         base_url: str
@@ -347,9 +358,13 @@ class ChatAIChatFree(BaseChatModel):
     """Extra headers, over the browser-like defaults (`Origin`, `Referer`).
     Not secret: they show in reprs, dumps and traces."""
 
-    dialect: Literal["gemini", "chatgpt-demo"] = "gemini"
+    dialect: Literal["gemini", "chatgpt-demo"] = Field(
+        default_factory=from_env(ENV_DIALECT, default="gemini"),
+        validate_default=True,
+    )
     """The deployment's web app family: GeminiProChat (`"gemini"`) or the older
-    chatgpt-demo (`"chatgpt-demo"`, OpenAI-form messages)."""
+    chatgpt-demo (`"chatgpt-demo"`, OpenAI-form messages) (env
+    `AICHATFREE_DIALECT`)."""
 
     max_response_bytes: PositiveInt = DEFAULT_MAX_RESPONSE_BYTES
     """Largest answer accepted, in bytes; a larger one raises `APIError` and the
@@ -474,6 +489,70 @@ class ChatAIChatFree(BaseChatModel):
                 msg = "deployments must name at least one Deployment."
                 raise ValueError(msg)
         return self
+
+    @classmethod
+    def from_site(
+        cls, url: str, password: str | SecretStr | None = None, **fields: Any
+    ) -> Self:
+        """A model for the deployment at a site's URL, its settings found there.
+
+        The site's page and chat script are read to find the web app family
+        (`dialect`) and the signing `secret`, and its ``/api/auth`` is asked
+        whether a password is needed and whether `password` is accepted (the
+        password is sent there only). Fetches stay on the site, are bounded in
+        size, and use the fields' `timeout`, `chunk_timeout`, `verify_ssl` and
+        `proxy`. ``aichatfree probe URL`` shows the same findings.
+
+        Args:
+            url: The site, e.g. ``"https://your.site"``.
+            password: The site password; else the `password` field, else
+                ``$AICHATFREE_PASSWORD``.
+            **fields: Any other field (`base_url`, `dialect` and `secret` are
+                found, not given).
+
+        Returns:
+            The configured model.
+
+        Raises:
+            SiteProbeError: The site is not a deployment this model can use, or
+                its chat script or secret cannot be read; the message says what
+                was seen.
+            AuthenticationError: A password is needed and none was given, or the
+                one given was refused.
+            APIConnectionError: The site could not be reached (or timed out).
+        """
+        return _sync.run(cls.afrom_site(url, password, **fields))
+
+    @classmethod
+    async def afrom_site(
+        cls, url: str, password: str | SecretStr | None = None, **fields: Any
+    ) -> Self:
+        """Async `from_site`.
+
+        Args:
+            url: The site, e.g. ``"https://your.site"``.
+            password: The site password (see `from_site`).
+            **fields: Any other field.
+
+        Returns:
+            The configured model.
+        """
+        check_not_discovered(fields)
+        rest = {k: v for k, v in fields.items() if k not in ("password", "api_key")}
+        if password is None:
+            password = fields.get("password", fields.get("api_key"))
+        # Every setting is checked before any I/O (the password too), and the
+        # probe uses the model's own timeouts, TLS setting and proxy.
+        given = {} if password is None else {"password": password}
+        draft = cls(**rest, **given)
+        options = probe_options(
+            timeout=draft.timeout,
+            chunk_timeout=draft.chunk_timeout,
+            verify_ssl=draft.verify_ssl,
+            proxy=draft.proxy,
+        )
+        found = await site_fields(url, draft.password, options)
+        return cls(**rest, **found)
 
     # -- LangChain plumbing -------------------------------------------------
 

@@ -10,6 +10,7 @@ never changed on one instance::
     │   └── PermissionDeniedError (ModelPermissionDeniedError)   403
     ├── InvalidRequestError (ModelInvalidRequestError)     400, 3xx, bad history
     │   └── NotFoundError (ModelNotFoundError)             404: no endpoint, no model
+    ├── SiteProbeError (ModelInvalidRequestError)          not a deployment's site
     ├── RateLimitError (ModelRateLimitError)               quota exceeded   [retryable]
     ├── APIError (ModelAPIError)                           5xx              [retryable]
     │   ├── StreamInterruptedError                         answer cut short [retryable]
@@ -81,8 +82,10 @@ __all__ = [
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
+    "Probe",
     "RateLimitError",
     "ResponseTooLargeError",
+    "SiteProbeError",
     "StreamInterruptedError",
     "UnexpectedResponseError",
     "advice_text",
@@ -91,6 +94,7 @@ __all__ = [
     "make_status_error",
     "pool_out_error",
     "pool_wait_error",
+    "probe_error",
     "redact",
     "redirect_error",
 ]
@@ -209,6 +213,25 @@ class InvalidRequestError(AIChatFreeError, ModelInvalidRequestError):
 
 class NotFoundError(InvalidRequestError, ModelNotFoundError):
     """HTTP 404: no chat endpoint at `base_url`, or the upstream has no such model."""
+
+
+class SiteProbeError(AIChatFreeError, ModelInvalidRequestError):
+    """A site could not be read as a deployment (`from_site`, `aichatfree probe`).
+
+    The page is not one of the web app families, its chat script could not be
+    read (on another site, far too large, missing), the signing secret could not
+    be found in it, or the site redirected to another host. The message says
+    what the probe saw.
+
+    Attributes:
+        url: The address that was being read when the probe gave up.
+    """
+
+    def __init__(
+        self, message: str, *, url: str, status_code: int | None = None
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.url = url
 
 
 class RateLimitError(AIChatFreeError, ModelRateLimitError):
@@ -685,6 +708,115 @@ def redirect_error(
         f"The deployment redirected the request (HTTP {status}) to {shown}. {advice}",
         status_code=status,
     )
+
+
+# -- the site probe (`aichatfree probe`, `from_site`) ------------------------------
+
+
+class Probe(enum.Enum):
+    """Why a site probe gave up (the rows of `_PROBE_FAILURES`)."""
+
+    PAGE_TOO_LARGE = enum.auto()
+    STATUS = enum.auto()
+    REDIRECT_ELSEWHERE = enum.auto()
+    TOO_MANY_REDIRECTS = enum.auto()
+    CHAT_SCRIPT_UNREAD = enum.auto()
+    NOT_A_DEPLOYMENT = enum.auto()
+    NO_SECRET = enum.auto()
+    NO_FAMILY = enum.auto()
+    SEVERAL_SECRETS = enum.auto()
+    NO_PASSWORD_CHECK = enum.auto()
+    UNREACHABLE = enum.auto()
+    TIMED_OUT = enum.auto()
+    PASSWORD_MISSING = enum.auto()
+    PASSWORD_REFUSED = enum.auto()
+
+
+_PROBE_FAILURES: Final[Mapping[Probe, tuple[type[AIChatFreeError], str]]] = {
+    Probe.PAGE_TOO_LARGE: (
+        SiteProbeError,
+        "the page {url} is larger than {limit} bytes: not a chat site's page "
+        "(those are a few KB)",
+    ),
+    Probe.STATUS: (SiteProbeError, "the {what} {url} answered HTTP {status}"),
+    Probe.REDIRECT_ELSEWHERE: (
+        SiteProbeError,
+        "{url} redirects (HTTP {status}) to {target}, on another site: not "
+        "followed. If that is the deployment, probe {target_site} instead.",
+    ),
+    Probe.TOO_MANY_REDIRECTS: (
+        SiteProbeError,
+        "{url} redirected more than {limit} times",
+    ),
+    Probe.CHAT_SCRIPT_UNREAD: (
+        SiteProbeError,
+        "{url} loads its chat component from {script}, which {reason}; without "
+        "it the family and secret cannot be read. Saw {seen}.",
+    ),
+    Probe.NOT_A_DEPLOYMENT: (
+        SiteProbeError,
+        "{url} is not a GeminiProChat or chatgpt-demo site: found no chat script "
+        "that posts to /api/generate. Saw {seen}.",
+    ),
+    Probe.NO_SECRET: (
+        SiteProbeError,
+        "{url} looks like a {family} site (its chat script {script} posts to "
+        "/api/generate), but no script has a generateSignature function whose "
+        "secret could be read{notes}. Find PUBLIC_SECRET_KEY in the site's "
+        "browser code and pass it as `secret` (--secret).",
+    ),
+    Probe.NO_FAMILY: (
+        SiteProbeError,
+        "{url}: found the signing function in {script}, but no script that "
+        "posts to /api/generate in a known family's way (GeminiProChat or "
+        "chatgpt-demo){notes}. Pass `dialect` yourself.",
+    ),
+    Probe.SEVERAL_SECRETS: (
+        SiteProbeError,
+        "{url} has {count} signing functions with different secrets ({shown}); "
+        "cannot tell which one the site uses",
+    ),
+    Probe.NO_PASSWORD_CHECK: (
+        SiteProbeError,
+        '{url} did not answer like the families\' password check ({{"code": 0}} '
+        'or {{"code": -1}}): HTTP {status}, {shown}',
+    ),
+    Probe.UNREACHABLE: (APIConnectionError, "Could not reach {url}: {cause}"),
+    Probe.TIMED_OUT: (APITimeoutError, "{url} did not answer in time."),
+    Probe.PASSWORD_MISSING: (
+        AuthenticationError,
+        "{url} requires a password: pass password=... or set " + ENV_PASSWORD + ".",
+    ),
+    Probe.PASSWORD_REFUSED: (
+        AuthenticationError,
+        "{url} refused the password (its /api/auth answered code -1). Check "
+        "password (or " + ENV_PASSWORD + ").",
+    ),
+}
+"""Each way a probe gives up: the error's class and its message."""
+
+
+def probe_error(
+    failure: Probe, *, url: str, status: int | None = None, **details: object
+) -> AIChatFreeError:
+    """The error for a site probe that gave up (`_PROBE_FAILURES`).
+
+    Args:
+        failure: Why.
+        url: The address being read (never with credentials: the probe refuses
+            those).
+        status: The HTTP status that made it give up, if one did.
+        **details: The row's other fields (what was seen, the script, ...).
+
+    Returns:
+        The error: a `SiteProbeError` (with `url`), or a connection or
+        authentication error.
+    """
+    cls, template = _PROBE_FAILURES[failure]
+    message = template.format(url=url, status=status, **details)
+    if cls is SiteProbeError:
+        return SiteProbeError(message, url=url, status_code=status)
+    return cls(message, status_code=status)
 
 
 def pool_out_error(reasons: str) -> AuthenticationError:

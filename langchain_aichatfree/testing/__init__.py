@@ -33,6 +33,7 @@ from __future__ import annotations
 from langchain_aichatfree.testing._quota import Quota
 from langchain_aichatfree.testing._reply import UPSTREAM_ERRORS, Reply, echo_responder
 from langchain_aichatfree.testing._server import LocalServer, RecordedRequest
+from langchain_aichatfree.testing._site import SitePages, SiteRequest
 
 __all__ = [
     "UPSTREAM_ERRORS",
@@ -40,5 +41,7 @@ __all__ = [
     "Quota",
     "RecordedRequest",
     "Reply",
+    "SitePages",
+    "SiteRequest",
     "echo_responder",
 ]

@@ -55,6 +55,7 @@ from langchain_aichatfree.testing._reply import (
     Reply,
     echo_responder,
 )
+from langchain_aichatfree.testing._site import SitePages, SiteRequest, SiteRoutes
 
 _log = logging.getLogger("langchain_aichatfree.testing")
 
@@ -187,10 +188,16 @@ class LocalServer:
         quota: The upstream's per-minute and per-day limits (`Quota`): past
             them, requests get the upstream's real quota errors. One `Quota`
             given to several servers is shared by them (one Google project).
+        site: The web pages served around the API (`SitePages`: the real app's
+            page, chat script, ``/api/auth`` and ``/password`` by default, or a
+            site a probe must refuse); ``None`` for the API alone.
 
     Attributes:
         quota: The `Quota` given, or ``None``.
-        requests: Every POST received, in order (see `RecordedRequest`).
+        requests: Every POST received, in order (see `RecordedRequest`), except
+            the site's ``/api/auth``.
+        site_requests: Every request for the site's pages, scripts and
+            ``/api/auth``, in order (see `SiteRequest`).
         connections_opened: TCP connections accepted so far.
         disconnects: Responses whose client went away before they finished.
     """
@@ -207,6 +214,7 @@ class LocalServer:
         rechunk: int | None = None,
         upstream_timeout: float = 300.0,
         quota: Quota | None = None,
+        site: SitePages | None = SitePages(),  # noqa: B008 - frozen
     ) -> None:
         if dialect not in ("gemini", "chatgpt-demo"):
             raise ValueError(f"unknown dialect {dialect!r}")
@@ -223,8 +231,16 @@ class LocalServer:
         self._rechunk = rechunk
         self._upstream_timeout = upstream_timeout
         self.quota = quota
+        self._site = (
+            None
+            if site is None
+            else SiteRoutes(
+                site, dialect=dialect, secret=secret, passwords=self._passwords
+            )
+        )
 
         self.requests: list[RecordedRequest] = []
+        self.site_requests: list[SiteRequest] = []
         self.connections_opened = 0
         self.disconnects = 0
         self._handlers_running = 0
@@ -288,6 +304,7 @@ class LocalServer:
         """Empty the request log and the script queue."""
         with self._lock:
             self.requests.clear()
+            self.site_requests.clear()
             self._script.clear()
 
     async def start(self) -> None:
@@ -523,6 +540,8 @@ class LocalServer:
         connection = self._connections.get(request.protocol)
         if connection is None:  # not seen through connection_made; be safe
             connection = _Connection(0, request.transport)
+        if self._site is not None and self._site.handles(request.method, request.path):
+            return await self._site.respond(request, self.site_requests)
         if request.method != "POST":
             return web.Response(status=404)
         try:

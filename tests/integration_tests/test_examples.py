@@ -219,6 +219,18 @@ SETUPS: dict[str, dict[str, Setup]] = {
             check=check_chatgpt_demo,
         ),
     },
+    "from_site.py": {
+        "gemini": Setup(
+            server={"secret": "site-key"},
+            expect=("dialect 'gemini', secret 'site-key'", "answer: Echo: Hi!"),
+        ),
+        "chatgpt-demo": Setup(
+            server={"dialect": "chatgpt-demo", "passwords": PASSWORD},
+            env={"AICHATFREE_PASSWORD": PASSWORD},
+            expect=("dialect 'chatgpt-demo', secret ''", "answer: Echo: Hi!"),
+            check=check_secret_kept,
+        ),
+    },
     "demo.py": {
         "offline": Setup(
             server=None,
@@ -231,6 +243,11 @@ SETUPS: dict[str, dict[str, Setup]] = {
                 "batch: Capital of France? -> Paris.",
                 "astream: Once upon a time",
                 "ainvoke: Hello!",
+                "=== aichatfree probe ===\n$ aichatfree probe http://127.0.0.1:",
+                "Family:    GeminiProChat (dialect 'gemini')",
+                "Secret:    'demo-secret'",
+                "export AICHATFREE_SECRET=demo-secret",
+                "from_site: Hello! How can I help you today?",
             ),
         ),
         "deployment": Setup(
@@ -238,6 +255,8 @@ SETUPS: dict[str, dict[str, Setup]] = {
                 "Talking to http://127.0.0.1:",
                 "=== quickstart.py ===",
                 "batch: Capital of France? -> Echo: Capital of France?",
+                "=== aichatfree probe ===",
+                "from_site: Echo: Hi!",
             )
         ),
     },

@@ -474,7 +474,8 @@ async def test_gemini_dialect_always_answers_500_for_upstream_failures(server, s
         ("HEAD", "/api/generate"),
         ("POST", "/api/generate/"),
         ("POST", "/generate"),
-        ("GET", "/"),
+        ("GET", "/nowhere"),
+        ("POST", "/api/auth/"),
     ],
 )
 async def test_not_found(server, method, path):
@@ -1215,6 +1216,8 @@ def test_public_surface():
             "Quota",
             "Reply",
             "RecordedRequest",
+            "SitePages",
+            "SiteRequest",
             "UPSTREAM_ERRORS",
             "echo_responder",
         ]

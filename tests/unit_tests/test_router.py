@@ -35,6 +35,7 @@ def test_public_surface_is_pinned() -> None:
         "PermissionDeniedError",
         "RateLimitError",
         "ResponseTooLargeError",
+        "SiteProbeError",
         "StreamInterruptedError",
         "UnexpectedResponseError",
         "__version__",
