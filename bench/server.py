@@ -1,4 +1,4 @@
-"""A lean loopback server for the benchmark, speaking PROTOCOL.md.
+"""A lean loopback server for the benchmark, speaking docs/protocol.md.
 
 It is `asyncio.Protocol` over raw HTTP/1.1, so that it costs far less per chunk
 than any client it measures:

@@ -95,5 +95,5 @@ def answer_bytes(total: int) -> bytes:
 
 
 def sign(time_ms: int, text: str, secret: str = SECRET) -> str:
-    """The request signature (PROTOCOL.md)."""
+    """The request signature (docs/protocol.md, section 1)."""
     return hashlib.sha256(f"{time_ms}:{text}:{secret}".encode()).hexdigest()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+# pip install langchain-aichatfree langchain
 from langchain.agents import create_agent
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.tools import tool

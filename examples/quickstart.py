@@ -15,12 +15,16 @@ import asyncio
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
+# pip install langchain-aichatfree
+# The public site, unless AICHATFREE_BASE_URL names another deployment.
 from langchain_aichatfree import ChatAIChatFree
 
 model = ChatAIChatFree(max_retries=2, chunk_timeout=60)
 
 
 def main() -> None:
+    print("talking to", model.base_url)
+
     # 1. Invoke: one answer, with metadata.
     answer = model.invoke(
         [

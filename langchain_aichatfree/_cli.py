@@ -46,7 +46,6 @@ The table is `EXIT_CODES`; ``aichatfree --help`` prints it too.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import enum
 import getpass
@@ -56,23 +55,24 @@ import math
 import os
 import re
 import shlex
+import shutil
 import sys
+import threading
+import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
-
-from langchain_core.messages import (
-    AIMessage,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-    messages_from_dict,
-    messages_to_dict,
-)
-from pydantic import SecretStr, ValidationError
+from urllib.parse import urlsplit
 
 from langchain_aichatfree import _sync
 from langchain_aichatfree._constants import (
@@ -84,26 +84,17 @@ from langchain_aichatfree._constants import (
     ENV_QUOTA_STORE,
     ENV_SECRET,
 )
-from langchain_aichatfree._deployment import public_url
-from langchain_aichatfree._pool_file import format_status, load_deployments
 from langchain_aichatfree._probe import FAMILY_NAMES, SiteSettings
-from langchain_aichatfree._site import probe_options, probe_site
 from langchain_aichatfree._version import __version__
-from langchain_aichatfree.chat_models import ChatAIChatFree
-from langchain_aichatfree.errors import (
-    AIChatFreeError,
-    APIConnectionError,
-    APITimeoutError,
-    AuthenticationError,
-    ClientClosedError,
-    DeploymentError,
-    RateLimitError,
-    SiteProbeError,
-    StreamInterruptedError,
-    advice_text,
-)
 
+# What a question needs (langchain-core, aiohttp, pydantic: most of a second to
+# import) is imported where it is used, so that --help, --version and a usage
+# error start at once; `test_public_api` checks that nothing heavy is imported.
 if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage, BaseMessageChunk
+
+    from langchain_aichatfree.chat_models import ChatAIChatFree
+    from langchain_aichatfree.errors import AIChatFreeError
     from langchain_aichatfree.testing import LocalServer
 
 __all__ = ["EXIT_CODES", "ExitCode", "exit_code_for", "main"]
@@ -150,12 +141,19 @@ _CLI_FIELDS: Final[Mapping[str, str]] = {
     "base_url": "--base-url",
     "secret": "--secret",
     "dialect": "--dialect",
-    "timeout": "--timeout",
+    "chunk_timeout": "--chunk-timeout",
     "max_retries": "--max-retries",
     "quota_store": "--quota-store",
     "deployments": "--deployments",
 }
-"""ChatAIChatFree fields set from flags, named as the user typed them."""
+"""ChatAIChatFree fields set from flags, named as the user typed them.
+
+``--timeout`` is not one: it bounds a whole answer, retries included (the
+field bounds one attempt), and is applied around the call (`_within`).
+"""
+
+_NOTICE_AFTER: Final = 1.0
+"""Seconds without text before a person at a terminal is told what is awaited."""
 
 
 class UsageError(ValueError):
@@ -176,6 +174,14 @@ def exit_code_for(error: BaseException) -> ExitCode:
     """
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
+    from langchain_aichatfree.errors import (
+        AIChatFreeError,
+        APIConnectionError,
+        AuthenticationError,
+        RateLimitError,
+        SiteProbeError,
+    )
+
     if isinstance(error, SiteProbeError):
         return ExitCode.USAGE  # the URL given is not a deployment's site
     if isinstance(error, AuthenticationError):
@@ -200,6 +206,8 @@ def _one_line(text: str, *, limit: int | None = _MAX_MESSAGE) -> str:
 
 def _validation_text(error: ValueError) -> str:
     """A pydantic ValidationError's complaints on one line, flags by their names."""
+    from pydantic import ValidationError
+
     if not isinstance(error, ValidationError):
         return str(error)
     parts = []
@@ -233,6 +241,8 @@ def _server_said(error: AIChatFreeError, limit: int | None) -> str:
     Long upstream texts (Gemini's quota message runs to 500 characters) are
     cut unless `limit` is `None`.
     """
+    from langchain_aichatfree.errors import advice_text
+
     if error.server_message is None:
         # The message ends with the advice in the library's words; the caller
         # adds it in the command line's.
@@ -253,6 +263,18 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
     Returns:
         The line, without the program name.
     """
+    from langchain_aichatfree.errors import (
+        AIChatFreeError,
+        APITimeoutError,
+        ClientClosedError,
+        DeadlineExceededError,
+        DeploymentError,
+        RateLimitError,
+        SiteProbeError,
+        StreamInterruptedError,
+        advice_text,
+    )
+
     limit = None if verbose else _MAX_MESSAGE
     code = exit_code_for(error)
     if isinstance(error, StreamInterruptedError):
@@ -278,10 +300,18 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
                 else "Try again later."
             )
             return f"rate limited: {said} {wait}"
+        if isinstance(error, DeadlineExceededError):
+            shown = "; the text above is incomplete" if error.partial_text else ""
+            return (
+                f"timed out: no complete answer within --timeout {error.seconds:g} s "
+                f"(retries included){shown}. Allow longer with --timeout, or try "
+                "again later."
+            )
         if isinstance(error, APITimeoutError):
             return (
-                f"timed out: {_one_line(error.message, limit=limit)} Try again "
-                "later, or with a longer --timeout if you gave one."
+                f"timed out: {_one_line(error.message, limit=limit)} The deployment "
+                "sent nothing for that long: try again later, or wait longer for "
+                "it with --chunk-timeout."
             )
         if isinstance(error, ClientClosedError):
             return f"stopped: {_one_line(error.message, limit=limit)}"
@@ -376,6 +406,16 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > _MAX_PORT:
+        msg = f"expected a port number from 0 to {_MAX_PORT}, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+_MAX_PORT: Final = 65535
+
+
 def _exit_code_epilog() -> str:
     rows = "\n".join(
         f"  {code.value:<4} {meaning}" for code, meaning in EXIT_CODES.items()
@@ -383,7 +423,10 @@ def _exit_code_epilog() -> str:
     return f"exit codes:\n{rows}"
 
 
-def _add_client_options(parser: argparse.ArgumentParser) -> None:
+def _add_client_options(
+    parser: argparse.ArgumentParser, *, one_shot: bool = False
+) -> None:
+    """The options of ``ask`` and ``chat`` (``one_shot``: also ``ask``'s own)."""
     group = parser.add_argument_group("deployment")
     group.add_argument(
         "--base-url",
@@ -410,12 +453,31 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     )
     _add_pool_options(parser)
     answer = parser.add_argument_group("answer")
+    if one_shot:
+        answer.add_argument(
+            "--json",
+            action="store_true",
+            help="print one JSON object (text and metadata) instead of streaming",
+        )
     answer.add_argument("--system", metavar="TEXT", help="system instructions")
     answer.add_argument(
         "--timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="longest time one attempt may take; inf for no limit (default: no limit)",
+        help=(
+            "longest time one answer may take, from sending the question to its "
+            "last word, retries included; inf for no limit (default: no limit)"
+        ),
+    )
+    answer.add_argument(
+        "--chunk-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help=(
+            "longest silence from the deployment: to connect, before its first "
+            "words, between two pieces; each attempt that exceeds it is retried "
+            f"(default: {DEFAULT_CHUNK_TIMEOUT:g})"
+        ),
     )
     answer.add_argument(
         "--max-retries",
@@ -464,18 +526,28 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog=PROG,
+        usage=(
+            "%(prog)s [options] QUESTION...   (or - to type or pipe it in)\n"
+            "       %(prog)s {ask,chat,serve} [options] ..."
+        ),
         description=(
             "Ask an AIChatFree (GeminiProChat / chatgpt-demo) deployment from the "
             'terminal. `aichatfree "question"` is short for `aichatfree ask '
-            '"question"`.'
+            '"question"`; the options below are ask\'s, and chat takes them too '
+            "(but not --json)."
         ),
         epilog=_exit_code_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        # The options are shown here; `_with_command` hands them to `ask`.
+        argument_default=argparse.SUPPRESS,
     )
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}"
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_client_options(parser, one_shot=True)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", prog=PROG
+    )
 
     ask = commands.add_parser(
         "ask",
@@ -487,13 +559,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_exit_code_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ask.add_argument("question", nargs="*", help="the question")
     ask.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON object (text and metadata) instead of streaming",
+        "question", nargs="*", help='the question ("-": read it from stdin)'
     )
-    _add_client_options(ask)
+    _add_client_options(ask, one_shot=True)
 
     chat = commands.add_parser(
         "chat",
@@ -516,6 +585,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_serve_arguments(serve)
+    serve.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="on failure, show the traceback",
+    )
 
     status = commands.add_parser(
         "status",
@@ -548,7 +623,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="interface (default: %(default)s)"
     )
     parser.add_argument(
-        "--port", type=_count, default=0, help="port (default: 0, any free port)"
+        "--port", type=_port, default=0, help="port (default: 0, any free port)"
     )
     parser.add_argument("--secret", default="", help="the signing key it expects")
     parser.add_argument(
@@ -596,12 +671,18 @@ def _ask_password() -> str | None:
 
 
 def _make_model(args: argparse.Namespace) -> ChatAIChatFree:
+    from pydantic import SecretStr
+
+    from langchain_aichatfree.chat_models import ChatAIChatFree
+
     settings: dict[str, Any] = {
         name: getattr(args, name)
         for name in _CLI_FIELDS
         if getattr(args, name, None) is not None
     }
     if settings.get("deployments") is not None:
+        from langchain_aichatfree._pool_file import load_deployments
+
         settings["deployments"] = load_deployments(settings["deployments"], os.environ)
     if getattr(args, "ask_password", False):
         password = _ask_password()
@@ -612,26 +693,231 @@ def _make_model(args: argparse.Namespace) -> ChatAIChatFree:
 def _conversation(
     system: str | None, history: Sequence[BaseMessage], question: str
 ) -> list[BaseMessage]:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
     head: list[BaseMessage] = [SystemMessage(system)] if system else []
     return [*head, *history, HumanMessage(question)]
 
 
+def _deadline(args: argparse.Namespace) -> float | None:
+    """``--timeout`` in seconds, or `None` for no limit (also ``inf``)."""
+    seconds: float | None = getattr(args, "timeout", None)
+    return None if seconds is None or math.isinf(seconds) else seconds
+
+
+async def _chunks_within(
+    chunks: AsyncIterator[BaseMessageChunk], seconds: float | None
+) -> AsyncIterator[BaseMessageChunk]:
+    """The chunks, until the answer is complete or `seconds` have passed.
+
+    Raises:
+        DeadlineExceededError: The answer was not complete in time (the call,
+            retries included, is cancelled).
+    """
+    import asyncio
+
+    from langchain_aichatfree.errors import make_deadline_error
+
+    loop = asyncio.get_running_loop()
+    end = None if seconds is None else loop.time() + seconds
+    shown: list[str] = []
+    try:
+        while True:
+            step = anext(chunks)
+            try:
+                if end is None:
+                    chunk = await step
+                else:
+                    chunk = await asyncio.wait_for(step, max(end - loop.time(), 0))
+            except StopAsyncIteration:
+                return
+            except (asyncio.TimeoutError, TimeoutError) as e:
+                assert seconds is not None  # noqa: S101 - only with a deadline
+                raise make_deadline_error(seconds, "".join(shown)) from e
+            shown.append(chunk.text)
+            yield chunk
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def _answer_within(
+    answer: Coroutine[Any, Any, BaseMessage], seconds: float | None
+) -> BaseMessage:
+    """Await a whole answer, for at most `seconds`."""
+    import asyncio
+
+    from langchain_aichatfree.errors import make_deadline_error
+
+    if seconds is None:
+        return await answer
+    try:
+        return await asyncio.wait_for(answer, seconds)
+    except (asyncio.TimeoutError, TimeoutError) as e:
+        raise make_deadline_error(seconds) from e
+
+
+class _WaitNotice:
+    """Tell a person at a terminal that the command is waiting, and for what.
+
+    Only when ``stderr`` is a terminal, and only until the first text: after
+    `_NOTICE_AFTER` seconds of silence one status line on stderr says what is
+    awaited, how long it has been, and how long it will be waited for, and is
+    updated when an attempt is retried (read from the package's retry log
+    record). It is erased before any text is written.
+    """
+
+    def __init__(
+        self, model: ChatAIChatFree, seconds: float | None, *, enabled: bool
+    ) -> None:
+        stream = sys.stderr
+        self._stream = stream if enabled and _is_terminal(stream) else None
+        self._host = urlsplit(model.base_url).netloc or model.base_url
+        self._chunk_timeout = model.chunk_timeout
+        self._attempts = model.max_retries + 1
+        self._deadline = seconds
+        self._attempt = 1
+        self._retried: str | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._shown = False
+        self._started = 0.0
+        self._thread: threading.Thread | None = None
+        self._handler = _RetryRecords(self)
+        self._logger = logging.getLogger("langchain_aichatfree")
+        self._level = logging.NOTSET
+
+    def __enter__(self) -> _WaitNotice:
+        if self._stream is None:
+            return self
+        self._started = time.monotonic()
+        self._level = self._logger.level
+        if not self._logger.isEnabledFor(logging.INFO):
+            self._logger.setLevel(logging.INFO)
+        self._logger.addHandler(self._handler)
+        self._thread = threading.Thread(
+            target=self._run, name="aichatfree-wait-notice", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop telling, and erase the status line (before text is written)."""
+        if self._stream is None or self._done.is_set():
+            return
+        self._done.set()
+        with self._lock:
+            self._erase()
+        if self._thread is not None:
+            self._thread.join()
+        self._logger.removeHandler(self._handler)
+        self._logger.setLevel(self._level)
+
+    def retrying(self, attempt: int, error: str) -> None:
+        """An attempt failed with `error`; attempt number `attempt` follows."""
+        with self._lock:
+            self._attempt = attempt
+            self._retried = f"after {error}"
+
+    def _run(self) -> None:
+        while not self._done.wait(_NOTICE_AFTER):
+            with self._lock:
+                if self._done.is_set():
+                    return
+                self._show(self._line())
+
+    def _line(self) -> str:
+        elapsed = time.monotonic() - self._started
+        attempt = f"attempt {self._attempt} of {self._attempts}"
+        if self._retried is not None:
+            attempt += f" {self._retried}"
+        limits = []
+        if self._chunk_timeout is not None:
+            limits.append(f"{self._chunk_timeout:g} s of silence allowed")
+        if self._deadline is not None:
+            limits.append(f"{self._deadline:g} s in all")
+        line = f"{PROG}: waiting for {self._host} to answer: {elapsed:.0f} s, {attempt}"
+        if limits:
+            line += f" ({', '.join(limits)})"
+        width = shutil.get_terminal_size().columns - 1  # one line, or \r fails
+        return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+    def _show(self, line: str) -> None:
+        assert self._stream is not None  # noqa: S101 - only started with one
+        self._stream.write("\r\x1b[K" + line)
+        self._stream.flush()
+        self._shown = True
+
+    def _erase(self) -> None:
+        if self._shown and self._stream is not None:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._shown = False
+
+
+class _RetryRecords(logging.Handler):
+    """Hands the transport's "Retrying ..." records to a `_WaitNotice`."""
+
+    def __init__(self, notice: _WaitNotice) -> None:
+        super().__init__(logging.INFO)
+        self._notice = notice
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args
+        if not str(record.msg).startswith("Retrying") or not isinstance(args, tuple):
+            return
+        if len(args) == 4:
+            _, attempt, _, error = args
+            if isinstance(attempt, int):
+                self._notice.retrying(attempt, str(error))
+
+
+def _is_terminal(stream: IO[str] | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
+
+
 def _stream_into(
-    model: ChatAIChatFree, messages: list[BaseMessage], out: _Output
+    model: ChatAIChatFree,
+    messages: list[BaseMessage],
+    out: _Output,
+    *,
+    seconds: float | None = None,
+    notice: bool = True,
 ) -> str:
-    """Stream an answer to `out`; return its text. Closes the stream however it ends."""
+    """Stream an answer to `out`; return its text. Closes the stream however it ends.
+
+    Args:
+        model: The model.
+        messages: The conversation.
+        out: Where the text goes.
+        seconds: The deadline for the whole answer (``--timeout``), if any.
+        notice: Whether a person at a terminal may be told that it waits.
+    """
     pieces: list[str] = []
     finish_reason = None
-    stream = model.stream(messages)
-    try:
-        for chunk in stream:
-            pieces.append(chunk.text)
-            out.write(chunk.text)
-            finish_reason = chunk.response_metadata.get("finish_reason", finish_reason)
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
+    with _WaitNotice(model, seconds, enabled=notice) as waiting:
+        from langchain_aichatfree import _sync
+
+        stream = _sync.iterate(lambda: _chunks_within(model.astream(messages), seconds))
+        try:
+            for chunk in stream:
+                if chunk.text:
+                    waiting.stop()
+                pieces.append(chunk.text)
+                out.write(chunk.text)
+                metadata = chunk.response_metadata
+                finish_reason = metadata.get("finish_reason", finish_reason)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
     if finish_reason == "empty":
         print(f"{PROG}: {_EMPTY_ANSWER}", file=sys.stderr, flush=True)
     return "".join(pieces)
@@ -646,13 +932,21 @@ _EMPTY_ANSWER: Final = (
 def _read_question(words: Sequence[str]) -> str:
     if words and list(words) != ["-"]:
         question = " ".join(words)
-    elif sys.stdin is None or sys.stdin.isatty():
+    elif sys.stdin is None or (not words and sys.stdin.isatty()):
         msg = (
             'no question: give one (aichatfree "Hi!"), pipe one in '
-            "(echo Hi | aichatfree), or start a session (aichatfree chat)"
+            "(echo Hi | aichatfree), type or paste one (aichatfree -), or start "
+            "a session (aichatfree chat)"
         )
         raise UsageError(msg)
     else:
+        if sys.stdin.isatty():
+            print(
+                f"{PROG}: type or paste the question, then press Ctrl-D at the "
+                "start of a line (Ctrl-C cancels):",
+                file=sys.stderr,
+                flush=True,
+            )
         question = sys.stdin.read()
     question = question.strip()
     if not question:
@@ -665,20 +959,22 @@ def _ask(args: argparse.Namespace, out: _Output) -> ExitCode:
     model = _make_model(args)
     try:
         messages = _conversation(args.system, [], question)
+        seconds = _deadline(args)
         if args.json:
-            answer = model.invoke(messages)
+            with _WaitNotice(model, seconds, enabled=not args.verbose):
+                from langchain_aichatfree import _sync
+
+                answer = _sync.run(_answer_within(model.ainvoke(messages), seconds))
             result = {
                 "text": answer.text,
                 "response_metadata": answer.response_metadata,
                 "usage_metadata": getattr(answer, "usage_metadata", None),
-                "base_url": answer.response_metadata.get(
-                    "deployment", public_url(model.base_url)
-                ),
+                "base_url": answer.response_metadata.get("deployment", model.base_url),
                 "dialect": model.dialect,
             }
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
         else:
-            _stream_into(model, messages, out)
+            _stream_into(model, messages, out, seconds=seconds, notice=not args.verbose)
             out.end_line()
     finally:
         model.close()
@@ -733,15 +1029,21 @@ class ChatSession:
 
     def add_exchange(self, question: str, answer: str) -> None:
         """Keep a question and its complete answer."""
+        from langchain_core.messages import AIMessage, HumanMessage
+
         self.history += [HumanMessage(question), AIMessage(answer)]
 
     def to_messages(self) -> list[BaseMessage]:
         """Everything there is to save: the system message first, if any."""
+        from langchain_core.messages import SystemMessage
+
         head: list[BaseMessage] = [SystemMessage(self.system)] if self.system else []
         return [*head, *self.history]
 
     def save(self, path: Path) -> int:
         """Write the conversation as JSON (`messages_to_dict`); return its size."""
+        from langchain_core.messages import messages_to_dict
+
         messages = self.to_messages()
         text = json.dumps(messages_to_dict(messages), ensure_ascii=False, indent=2)
         path.write_text(text + "\n", encoding="utf-8")
@@ -754,6 +1056,8 @@ class ChatSession:
             ValueError: The file does not hold a saved conversation (the
                 session is then unchanged).
         """
+        from langchain_core.messages import SystemMessage, messages_from_dict
+
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
             raise ValueError("not a conversation: expected a JSON list of messages")
@@ -819,12 +1123,25 @@ def _chat_command(line: str, session: ChatSession) -> bool:
 
 
 def _chat_turn(
-    model: ChatAIChatFree, session: ChatSession, question: str, *, verbose: bool
+    model: ChatAIChatFree,
+    session: ChatSession,
+    question: str,
+    *,
+    verbose: bool,
+    seconds: float | None = None,
 ) -> None:
     """Ask one question in the session, keeping the exchange only if complete."""
+    from langchain_aichatfree.errors import AIChatFreeError
+
     out = _Output(sys.stdout)
     try:
-        answer = _stream_into(model, session.messages_for(question), out)
+        answer = _stream_into(
+            model,
+            session.messages_for(question),
+            out,
+            seconds=seconds,
+            notice=not verbose,
+        )
     except KeyboardInterrupt:
         out.end_line()
         print("[interrupted: this answer is not kept in the conversation]", flush=True)
@@ -875,7 +1192,13 @@ def _chat(args: argparse.Namespace, out: _Output) -> ExitCode:
                     return ExitCode.OK
                 continue
             question = line[1:] if line.startswith("//") else line
-            _chat_turn(model, session, question, verbose=args.verbose)
+            _chat_turn(
+                model,
+                session,
+                question,
+                verbose=args.verbose,
+                seconds=_deadline(args),
+            )
     finally:
         model.close()
 
@@ -884,6 +1207,8 @@ def _chat(args: argparse.Namespace, out: _Output) -> ExitCode:
 
 
 def _status(args: argparse.Namespace, out: _Output) -> ExitCode:
+    from langchain_aichatfree._pool_file import format_status
+
     model = _make_model(args)
     try:
         rows = model.quota_status()
@@ -954,6 +1279,9 @@ def _add_probe_parser(commands: Any) -> None:
 
 
 def _probe(args: argparse.Namespace, out: _Output) -> ExitCode:
+    from langchain_aichatfree._site import probe_options, probe_site
+    from langchain_aichatfree.errors import APIConnectionError
+
     if args.ask_password:
         password = _ask_password()
     else:
@@ -992,7 +1320,7 @@ def _probe(args: argparse.Namespace, out: _Output) -> ExitCode:
 
 
 def _probe_unreachable(
-    error: APIConnectionError, args: argparse.Namespace, out: _Output
+    error: AIChatFreeError, args: argparse.Namespace, out: _Output
 ) -> ExitCode:
     """The site could not be reached: say so, and that the URL is to check."""
     code = exit_code_for(error)
@@ -1013,6 +1341,11 @@ def _check_site(
     settings: SiteSettings, password: str | None, timeout: float | None
 ) -> tuple[dict[str, Any], BaseException | None]:
     """Ask the site one tiny signed question; say whether it answered."""
+    from pydantic import SecretStr
+
+    from langchain_aichatfree.chat_models import ChatAIChatFree
+    from langchain_aichatfree.errors import AIChatFreeError
+
     model = ChatAIChatFree(
         base_url=settings.base_url,
         dialect=settings.dialect,
@@ -1152,6 +1485,8 @@ async def _serve_until_stopped(args: argparse.Namespace) -> None:
 
 def _serve(args: argparse.Namespace, out: _Output) -> ExitCode:
     with contextlib.suppress(KeyboardInterrupt):
+        import asyncio
+
         asyncio.run(_serve_until_stopped(args))
     return ExitCode.OK
 

@@ -19,6 +19,7 @@ never changed on one instance::
     │   └── ResponseTooLargeError                          over max_response_bytes
     └── APIConnectionError (ModelConnectionError)          network          [retryable]
         ├── APITimeoutError (ModelTimeoutError)            timeouts         [retryable]
+        │   └── DeadlineExceededError                      caller's deadline passed
         └── ClientClosedError                              close() during the call
 
 `PermissionDeniedError` and `NotFoundError` subclass the classes that 403 and
@@ -77,6 +78,7 @@ __all__ = [
     "Advice",
     "AuthenticationError",
     "ClientClosedError",
+    "DeadlineExceededError",
     "DeploymentError",
     "Failure",
     "InvalidRequestError",
@@ -91,6 +93,7 @@ __all__ = [
     "advice_text",
     "failure_error",
     "make_content_type_error",
+    "make_deadline_error",
     "make_status_error",
     "pool_out_error",
     "pool_wait_error",
@@ -322,6 +325,44 @@ class ClientClosedError(APIConnectionError):
     is_retryable = False
 
 
+class DeadlineExceededError(APITimeoutError):
+    """The caller's overall deadline for one answer passed, retries included.
+
+    Not retryable: the time the caller allowed is spent. The ``aichatfree``
+    command's ``--timeout`` raises it.
+
+    Attributes:
+        seconds: The deadline, in seconds from the start of the call.
+    """
+
+    is_retryable = False
+
+    def __init__(self, message: str, *, seconds: float, partial_text: str = "") -> None:
+        super().__init__(message, partial_text=partial_text)
+        self.seconds = seconds
+
+
+def make_deadline_error(
+    seconds: float, partial_text: str = ""
+) -> DeadlineExceededError:
+    """The error for an answer not complete within the caller's deadline.
+
+    Args:
+        seconds: The deadline that passed.
+        partial_text: The text shown before it passed.
+
+    Returns:
+        A `DeadlineExceededError`; the call it ends is cancelled.
+    """
+    shown = " (the text shown is incomplete)" if partial_text else ""
+    return DeadlineExceededError(
+        f"No complete answer within {seconds:g} s, retries included; the request "
+        f"was cancelled{shown}.",
+        seconds=seconds,
+        partial_text=partial_text,
+    )
+
+
 # -- reading what a server sent ------------------------------------------------
 
 
@@ -449,7 +490,7 @@ def make_status_error(
     """Map a non-200 response to the error a caller should see.
 
     This is the one place that knows what the server's statuses and messages
-    mean (PROTOCOL.md's error tables); the transport only reads the whole body
+    mean (docs/protocol.md, section 4); the transport only reads the whole body
     and raises what this returns.
 
     Args:

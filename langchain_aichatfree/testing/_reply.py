@@ -77,7 +77,7 @@ UPSTREAM_ERRORS: Final[Mapping[str, str]] = MappingProxyType(
 """The ``error.message`` texts the real server forwards from Gemini, by condition.
 
 Each is what the gemini dialect puts in a 500 ``{"error":{"code":"Error",...}}``
-body (see PROTOCOL.md's upstream table): ``quota_old``, ``quota_new`` (with
+body (see docs/protocol.md, section 4): ``quota_old``, ``quota_new`` (with
 "Please retry in 47.17s."), ``quota_short``, ``upstream_500``, ``upstream_503``,
 ``fetch_failed``, ``bad_history``, ``bad_role``, ``empty_text`` (for
 ``contents[0]``) and ``api_key_invalid``. Use them as ``Reply(error=...)``.

@@ -1,6 +1,6 @@
 """`LocalServer`: the AIChatFree server, protocol-faithful, on 127.0.0.1.
 
-How a request is handled (see PROTOCOL.md):
+How a request is handled (see docs/protocol.md):
 
 1. ``POST /api/generate`` (or ``//api/generate``); anything else is a 404 with
    an empty body.
@@ -154,7 +154,7 @@ class _TrackingServer(web.Server):
 class LocalServer:
     """A protocol-faithful AIChatFree server on 127.0.0.1, for tests and demos.
 
-    It speaks PROTOCOL.md like the real server: the same checks in the same
+    It speaks docs/protocol.md like the real server: the same checks in the same
     order, the same status codes, bodies and headers, status line and headers
     held back until the first chunk, one HTTP chunk per upstream event, and the
     real failure modes (`Reply`). Run it on the current event loop

@@ -13,7 +13,6 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +34,6 @@ from langchain_aichatfree import ChatAIChatFree
 from langchain_aichatfree.testing import LocalServer, RecordedRequest, Reply
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as s:
-        yield s
 
 
 def make(server: LocalServer, **kwargs: Any) -> ChatAIChatFree:

@@ -32,11 +32,10 @@ from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Reply
 TEXT = "héllo wörld — 你好 🌍, and some more words to make several chunks."
 
 
-@pytest.fixture(params=["gemini", "chatgpt-demo"])
-def server(request: pytest.FixtureRequest) -> Any:
+@pytest.fixture(scope="module", params=["gemini", "chatgpt-demo"])
+def server_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The local server, once per dialect: every test runs against both."""
-    with LocalServer(secret="pub", passwords="pw1,pw2", dialect=request.param) as s:
-        yield s
+    return {"secret": "pub", "passwords": "pw1,pw2", "dialect": request.param}
 
 
 def make(server: LocalServer, **kwargs: Any) -> ChatAIChatFree:

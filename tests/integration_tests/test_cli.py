@@ -78,6 +78,10 @@ SCRIPTED: Mapping[str, Callable[[], Reply]] = {
     "partial please": lambda: Reply(chunks=["partial ", "answer"], fail_after=2),
     "overloaded please": lambda: Reply(error=UPSTREAM_ERRORS["upstream_503"]),
     "late please": lambda: Reply("late", first_byte_delay=60),
+    "silent please": lambda: Reply("late", first_byte_delay=60),
+    "deadline please": lambda: Reply("late", first_byte_delay=60),
+    "json deadline please": lambda: Reply("late", first_byte_delay=60),
+    "slow start please": lambda: Reply("finally here", first_byte_delay=2.5),
     "slow please": lambda: Reply(
         chunks=["Once upon a time", *[" and then"] * 600], chunk_delay=0.05
     ),
@@ -147,6 +151,11 @@ def cases() -> dict[str, Case]:
         "network": Case(
             ["--base-url", f"http://127.0.0.1:{closed_port()}", "--max-retries=0", "hi"]
         ),
+        "silent_piped": Case(
+            ["--chunk-timeout", "1.5", "--max-retries", "1", "silent please"]
+        ),
+        "deadline": Case(["--timeout", "2", "deadline please"]),
+        "json_deadline": Case(["--json", "--timeout", "1.5", "json deadline please"]),
         "ask_password_piped": Case(
             ["--ask-password", "hi"],
             {"AICHATFREE_PASSWORD": None},
@@ -156,13 +165,12 @@ def cases() -> dict[str, Case]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(secret=SECRET, passwords=PASSWORD, responder=respond) as s:
-        yield s
+def server_options() -> dict[str, Any]:
+    return {"secret": SECRET, "passwords": PASSWORD, "responder": respond}
 
 
 @pytest.fixture(scope="module")
-def runs(server: LocalServer) -> dict[str, subprocess.CompletedProcess[str]]:
+def runs(module_server: LocalServer) -> dict[str, subprocess.CompletedProcess[str]]:
     def run(case: Case) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*COMMAND, *case.args],
@@ -170,7 +178,7 @@ def runs(server: LocalServer) -> dict[str, subprocess.CompletedProcess[str]]:
             capture_output=True,
             text=True,
             encoding="utf-8",
-            env=server_env(server, **case.env),
+            env=server_env(module_server, **case.env),
             timeout=90,
             start_new_session=True,
             check=False,
@@ -193,7 +201,7 @@ class Result:
 
 @pytest.fixture
 def run_main(
-    server: LocalServer,
+    module_server: LocalServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Callable[..., Result]:
@@ -201,7 +209,7 @@ def run_main(
 
     def run(*argv: str, stdin: str = "", **env: str | None) -> Result:
         settings: dict[str, str | None] = {
-            "AICHATFREE_BASE_URL": server.url,
+            "AICHATFREE_BASE_URL": module_server.url,
             "AICHATFREE_SECRET": SECRET,
             "AICHATFREE_PASSWORD": PASSWORD,
             **env,
@@ -246,7 +254,7 @@ def test_question_from_piped_stdin(runs: Any) -> None:
     assert result.stdout == "(1 turns) you said: a piped question\n"
 
 
-def test_json_output(runs: Any, server: LocalServer) -> None:
+def test_json_output(runs: Any, module_server: LocalServer) -> None:
     result = runs["json"]
     assert (result.returncode, result.stderr) == (0, "")
     data = json.loads(result.stdout)
@@ -254,7 +262,7 @@ def test_json_output(runs: Any, server: LocalServer) -> None:
     assert data["response_metadata"]["finish_reason"] == "stop"
     assert data["response_metadata"]["model_provider"] == "aichatfree"
     assert data["usage_metadata"]["output_tokens"] > 0
-    assert (data["base_url"], data["dialect"]) == (server.url, "gemini")
+    assert (data["base_url"], data["dialect"]) == (module_server.url, "gemini")
 
 
 def test_wrong_password_exits_3(runs: Any) -> None:
@@ -294,20 +302,48 @@ def test_ask_password_refuses_to_echo_without_a_terminal(runs: Any) -> None:
     assert "needs a terminal" in line
 
 
-def test_every_run_left_the_server_clean(runs: Any, server: LocalServer) -> None:
-    server.wait_until(lambda: server.open_connections == 0, timeout=READ_TIMEOUT)
-    asked = [r.payload["messages"][-1]["parts"][0]["text"] for r in server.requests]
+def test_every_run_left_the_server_clean(runs: Any, module_server: LocalServer) -> None:
+    module_server.wait_until(
+        lambda: module_server.open_connections == 0, timeout=READ_TIMEOUT
+    )
+    asked = [
+        r.payload["messages"][-1]["parts"][0]["text"] for r in module_server.requests
+    ]
     assert asked.count("sentinel please") == 1  # --max-retries 0 was honoured
+    assert asked.count("silent please") == 2  # --max-retries 1 was honoured
+    assert asked.count("deadline please") == 1  # --timeout spans the attempts
+
+
+def test_chunk_timeout_bounds_each_silence_and_says_so(runs: Any) -> None:
+    result = runs["silent_piped"]
+    line = check_one_line(result, 6)  # no waiting notice: stderr is not a terminal
+    assert "chunk_timeout=1.5" in line
+    assert "--chunk-timeout" in line
+    assert "longer --timeout" not in line  # no --timeout was given
+
+
+def test_json_timeout_is_one_json_error(runs: Any) -> None:
+    result = runs["json_deadline"]
+    check_one_line(result, 6)
+    error = json.loads(result.stdout)["error"]
+    assert (error["type"], error["exit_code"]) == ("DeadlineExceededError", 6)
+    assert "--timeout 1.5 s" in error["message"]
+
+
+def test_timeout_bounds_the_whole_answer_retries_included(runs: Any) -> None:
+    line = check_one_line(runs["deadline"], 6)
+    assert "timed out: no complete answer within --timeout 2 s" in line
+    assert "retries included" in line
 
 
 # -- the same main() in-process: more cases, no start-up cost -------------------
 
 
 def test_flags_override_the_environment(
-    run_main: Callable[..., Result], server: LocalServer
+    run_main: Callable[..., Result], module_server: LocalServer
 ) -> None:
     result = run_main(
-        *("--base-url", server.url, "--secret", SECRET, "hello", "world"),
+        *("--base-url", module_server.url, "--secret", SECRET, "hello", "world"),
         AICHATFREE_BASE_URL=None,
         AICHATFREE_SECRET=None,
     )
@@ -400,9 +436,9 @@ def test_verbose_shows_traceback_and_body(run_main: Callable[..., Result]) -> No
 
 
 def test_verbose_logs_retries(
-    run_main: Callable[..., Result], server: LocalServer
+    run_main: Callable[..., Result], module_server: LocalServer
 ) -> None:
-    server.script(Reply.rate_limited(retry_in=0.01))
+    module_server.script(Reply.rate_limited(retry_in=0.01))
     result = run_main("--verbose", "after a retry")
     assert result.returncode == 0
     assert result.stdout == "(1 turns) you said: after a retry\n"
@@ -486,6 +522,40 @@ def test_usage_errors_exit_2(
     assert PASSWORD not in err
 
 
+@pytest.mark.parametrize(
+    "option",
+    ["--base-url", "--json", "--system", "--timeout", "--chunk-timeout", "--dialect"],
+)
+def test_top_level_help_shows_the_main_options(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--help"]) == 0
+    assert f"\n  {option} " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--port", "99999"],
+        ["serve", "--port", "65536"],
+        ["serve", "--port", "-1"],
+    ],
+)
+def test_serve_refuses_a_port_out_of_range(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "aichatfree serve: error: argument --port: expected a port number" in err
+    assert "0 to 65535" in err
+    assert "bug" not in err
+
+
+def test_serve_takes_verbose() -> None:
+    args = _cli.build_parser().parse_args(["serve", "--verbose"])
+    assert args.verbose is True
+
+
 def test_help_shows_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
@@ -541,7 +611,13 @@ class Terminal:
     """The command on a pseudo-terminal: type at it, wait for its output."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        import fcntl
+        import struct
+        import termios
+
         master, slave = os.openpty()
+        # 40 rows, 160 columns: room for a status line without cutting it.
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _TAKE_TERMINAL, *args],
             stdin=slave,
@@ -613,17 +689,11 @@ def terminal() -> Iterator[Callable[..., Terminal]]:
         term.close()
 
 
-@pytest.fixture
-def chat_server() -> Iterator[LocalServer]:
-    with LocalServer(secret=SECRET, passwords=PASSWORD, responder=respond) as s:
-        yield s
-
-
 def test_chat_session(
-    terminal: Callable[..., Terminal], chat_server: LocalServer, tmp_path: Path
+    terminal: Callable[..., Terminal], server: LocalServer, tmp_path: Path
 ) -> None:
     saved = tmp_path / "conversation.json"
-    term = terminal(["chat"], server_env(chat_server))
+    term = terminal(["chat"], server_env(server))
     term.expect("Ctrl-D exits.")
 
     def say(line: str, *expected: str) -> None:
@@ -646,15 +716,15 @@ def test_chat_session(
     say("slow please", "Once upon a time")
     term.type("\x03")
     term.expect("[interrupted: this answer is not kept in the conversation]")
-    chat_server.wait_until(
-        lambda: chat_server.requests[-1].outcome == "client_disconnected",
+    server.wait_until(
+        lambda: server.requests[-1].outcome == "client_disconnected",
         timeout=READ_TIMEOUT,
     )
     # A failed answer is not kept either. (Issue 13: a rate limit cools the
     # deployment down for the session, so the limit here is a short one.)
     say("briefly limited please", "aichatfree: rate limited:", "the session goes on")
     say("after that", "Arr! (4 turns) you said: after that")
-    sent = chat_server.requests[-1].payload["messages"]
+    sent = server.requests[-1].payload["messages"]
     texts = " ".join(part["text"] for m in sent for part in m["parts"])
     assert "slow please" not in texts
     assert "briefly limited please" not in texts
@@ -675,30 +745,77 @@ def test_chat_session(
 
 
 def test_ctrl_c_during_an_answer_exits_130(
-    terminal: Callable[..., Terminal], chat_server: LocalServer
+    terminal: Callable[..., Terminal], server: LocalServer
 ) -> None:
-    term = terminal(["slow please"], server_env(chat_server))
+    term = terminal(["slow please"], server_env(server))
     term.expect("Once upon a time")
     term.type("\x03")
     assert term.wait() == 130
     term.expect("aichatfree: interrupted")
-    chat_server.wait_until(
-        lambda: chat_server.requests[-1].outcome == "client_disconnected",
+    server.wait_until(
+        lambda: server.requests[-1].outcome == "client_disconnected",
         timeout=READ_TIMEOUT,
     )
 
 
-def test_ask_password_reads_a_hidden_prompt(
-    terminal: Callable[..., Terminal], chat_server: LocalServer
+def test_a_person_at_a_terminal_is_told_what_the_command_waits_for(
+    terminal: Callable[..., Terminal], server: LocalServer
 ) -> None:
-    env = server_env(chat_server, AICHATFREE_PASSWORD=None)
+    args = ["--chunk-timeout", "1.5", "--max-retries", "1", "silent please"]
+    term = terminal(args, server_env(server))
+    host = server.url.removeprefix("http://")
+    term.expect(f"aichatfree: waiting for {host} to answer: ")
+    term.expect("attempt 1 of 2 (1.5 s of silence allowed)")
+    term.expect("attempt 2 of 2 after APITimeoutError")
+    assert term.wait() == 6
+    term.expect("aichatfree: timed out:")
+    term.expect("--chunk-timeout")
+
+
+def test_the_waiting_notice_is_erased_before_the_answer(
+    terminal: Callable[..., Terminal], server: LocalServer
+) -> None:
+    term = terminal(["--timeout", "30", "slow start please"], server_env(server))
+    term.expect("(60 s of silence allowed, 30 s in all)")
+    term.expect("finally here")
+    assert term.wait() == 0
+    notice = term.raw.rindex("aichatfree: waiting for")
+    answer = term.raw.index("finally here")
+    assert notice < term.raw.rindex("\r\x1b[K") < answer  # the line was cleared
+
+
+def test_dash_at_a_terminal_reads_a_pasted_question(
+    terminal: Callable[..., Terminal], server: LocalServer
+) -> None:
+    term = terminal(["-"], server_env(server))
+    term.expect("type or paste the question, then press Ctrl-D")
+    term.type("first line of it\nthe pasted question\n")
+    term.type("\x04")  # Ctrl-D at the start of a line: the end of the input
+    term.expect("(1 turns) you said: the pasted question")
+    assert term.wait() == 0
+    sent = server.requests[-1].payload["messages"][-1]["parts"][0]["text"]
+    assert sent == "first line of it\nthe pasted question"
+
+
+def test_no_question_at_a_terminal_says_how_to_give_one(
+    terminal: Callable[..., Terminal], server: LocalServer
+) -> None:
+    term = terminal([], server_env(server))
+    assert term.wait() == 2
+    term.expect("aichatfree -")
+
+
+def test_ask_password_reads_a_hidden_prompt(
+    terminal: Callable[..., Terminal], server: LocalServer
+) -> None:
+    env = server_env(server, AICHATFREE_PASSWORD=None)
     term = terminal(["--ask-password", "secret question"], env)
     term.expect("Site password (hidden): ")
     term.type(PASSWORD + "\n")
     term.expect("(1 turns) you said: secret question")
     assert term.wait() == 0
     assert PASSWORD not in term.output  # not echoed, not printed
-    assert chat_server.requests[-1].payload["pass"] == PASSWORD
+    assert server.requests[-1].payload["pass"] == PASSWORD
 
 
 # -- serve ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from langchain_aichatfree._quota import (
 )
 from langchain_aichatfree.errors import RateLimitError
 from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Quota, Reply
-from tests.integration_tests.test_local_server import hi, post
+from tests.integration_tests.local_server._helpers import hi, post
 
 T0 = 1_796_000_000.0
 
@@ -34,7 +34,7 @@ class Clock:
 
 
 def chatgpt_body(text: str = "hi", password: str | None = None) -> dict[str, Any]:
-    from tests.integration_tests.test_local_server import sign
+    from tests.integration_tests.local_server._helpers import sign
 
     return {
         "messages": [{"role": "user", "content": text}],

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
-from langchain_aichatfree import ChatAIChatFree
 from langchain_aichatfree.testing import LocalServer, Reply, echo_responder
+from tests.standard_capabilities import Capabilities
 
 _SERVER: dict[str, LocalServer] = {}
 
@@ -76,12 +76,8 @@ def _servers() -> Iterator[None]:
         _SERVER.clear()
 
 
-class TestChatAIChatFreeIntegration(ChatModelIntegrationTests):
+class TestChatAIChatFreeIntegration(Capabilities, ChatModelIntegrationTests):
     dialect = "gemini"
-
-    @property
-    def chat_model_class(self) -> type[ChatAIChatFree]:
-        return ChatAIChatFree
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
@@ -92,42 +88,6 @@ class TestChatAIChatFreeIntegration(ChatModelIntegrationTests):
             "password": "standard-pw",
             "model": "gemini-1.5-pro",
         }
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def structured_output_kwargs(self) -> dict[str, Any]:
-        return {"method": "json_schema"}
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return False
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
-
-    @property
-    def supports_model_override(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        return "gemini-2.0-flash"
 
 
 class TestChatAIChatFreeIntegrationChatgptDemo(TestChatAIChatFreeIntegration):

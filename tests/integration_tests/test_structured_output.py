@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +59,9 @@ def comedian(turns: list[dict[str, str]]) -> str | Reply:
     return Reply(json.dumps(JOKE), chunk_size=5, chunk_delay=0.002)
 
 
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer(responder=comedian) as s:
-        yield s
+@pytest.fixture(scope="module")
+def server_options() -> dict[str, Any]:
+    return {"responder": comedian}
 
 
 def make(server: LocalServer, **kwargs: Any) -> ChatAIChatFree:

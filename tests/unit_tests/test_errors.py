@@ -1,4 +1,4 @@
-"""Every row of PROTOCOL.md's error tables maps to the right class and message."""
+"""Each row of docs/protocol.md's error tables maps to the right class and message."""
 
 from __future__ import annotations
 
@@ -38,8 +38,10 @@ from langchain_aichatfree import (
 from langchain_aichatfree.errors import (
     SETTING_NAMES,
     Advice,
+    DeadlineExceededError,
     advice_text,
     make_content_type_error,
+    make_deadline_error,
     make_status_error,
     redact,
 )
@@ -481,3 +483,15 @@ def test_redact_takes_the_secret_as_a_secret_str() -> None:
     )
     assert PASSWORD not in error.message
     assert "[password]" in error.message
+
+
+@pytest.mark.parametrize(("partial", "incomplete"), [("", False), ("Once", True)])
+def test_deadline_error_is_a_final_timeout(partial: str, incomplete: bool) -> None:
+    error = make_deadline_error(2.5, partial)
+    assert isinstance(error, DeadlineExceededError)
+    assert isinstance(error, APITimeoutError)
+    assert isinstance(error, ModelTimeoutError)
+    assert error.is_retryable is False  # the caller's time is spent
+    assert (error.seconds, error.partial_text) == (2.5, partial)
+    assert "No complete answer within 2.5 s, retries included" in error.message
+    assert ("incomplete" in error.message) is incomplete

@@ -9,7 +9,6 @@ import pytest
 from langchain_core.load import dumpd
 from pydantic import SecretStr, ValidationError
 
-import langchain_aichatfree
 from langchain_aichatfree import ChatAIChatFree, Deployment
 from langchain_aichatfree._deployment import public_url
 from langchain_aichatfree._router import order_candidates
@@ -17,30 +16,6 @@ from langchain_aichatfree._router import order_candidates
 PASSWORD = "pool-pw-5521"
 REDIS_PASSWORD = "redis-pw-8812"
 INF = math.inf
-
-
-def test_public_surface_is_pinned() -> None:
-    assert sorted(langchain_aichatfree.__all__) == [
-        "AIChatFreeError",
-        "APIConnectionError",
-        "APIError",
-        "APITimeoutError",
-        "AuthenticationError",
-        "ChatAIChatFree",
-        "ClientClosedError",
-        "Deployment",
-        "DeploymentError",
-        "InvalidRequestError",
-        "NotFoundError",
-        "PermissionDeniedError",
-        "RateLimitError",
-        "ResponseTooLargeError",
-        "SiteProbeError",
-        "StreamInterruptedError",
-        "UnexpectedResponseError",
-        "__version__",
-        "generate_signature",
-    ]
 
 
 # -- Deployment -------------------------------------------------------------------

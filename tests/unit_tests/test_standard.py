@@ -7,33 +7,13 @@ from typing import Any
 import pytest
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from langchain_aichatfree import ChatAIChatFree
+from tests.standard_capabilities import Capabilities
 
 
-class TestChatAIChatFreeStandard(ChatModelUnitTests):
-    @property
-    def chat_model_class(self) -> type[ChatAIChatFree]:
-        return ChatAIChatFree
-
+class TestChatAIChatFreeStandard(Capabilities, ChatModelUnitTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return {"base_url": "http://127.0.0.1:9", "model": "gemini-1.5-pro"}
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
 
     @property
     def init_from_env_params(
