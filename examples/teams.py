@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import os
 
-from langchain_core.language_models import LanguageModelInput
-
 from langchain_aichatfree import ChatAIChatFree, Deployment
 
 BASE_URL = os.environ.get("AICHATFREE_BASE_URL", "https://aichatfree.info")
@@ -32,10 +30,7 @@ def main() -> None:
         quota_store=os.environ.get("AICHATFREE_QUOTA_STORE", "memory"),
         max_wait=60.0,
     )
-    questions: list[LanguageModelInput] = [
-        f"Summarise document {n}." for n in range(1, 5)
-    ]
-    for answer in model.batch(questions):
+    for answer in model.batch([f"Summarise document {n}." for n in range(1, 5)]):
         print(answer.response_metadata["deployment"], "->", answer.text)
         print("   routing:", answer.response_metadata["routing"])
     for row in model.quota_status():
