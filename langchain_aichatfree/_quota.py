@@ -17,6 +17,9 @@ read-modify-write by the caller:
   stored only if it is later than the one already there;
 - `take_out`: the deployment refused our credentials (401).
 
+The policy itself (how long a cooldown lasts, the strike count, the Pacific
+day) is pure and lives in `langchain_aichatfree._quota_policy`.
+
 Two implementations share this interface and one test suite: `MemoryStore`
 (one per process, shared by every model in it) and
 `langchain_aichatfree._quota_redis.RedisStore` (shared by every process that
@@ -32,45 +35,32 @@ count rate limits in a row (1: the first); a successful probe clears them.
 from __future__ import annotations
 
 import abc
-import math
-import random
-import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from langchain_aichatfree._constants import (
-    COOLDOWN_JITTER,
-    DEFAULT_COOLDOWN,
-    MAX_DEFAULT_COOLDOWN,
     PROBE_LEASE,
     QUOTA_PREFIX,
-    QUOTA_TIMEZONE,
     RECUR_WINDOW,
     RPM_WINDOW,
     TAKEN_OUT_FOR,
 )
-from langchain_aichatfree._protocol import parse_retry_hint
-
-if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
+from langchain_aichatfree._quota_policy import (
+    cooldown_for,
+    next_pacific_midnight,
+    pacific_day,
+    strikes_after,
+)
 
 __all__ = [
     "Grant",
     "GroupStatus",
     "MemoryStore",
     "QuotaStore",
-    "cooldown_for",
-    "default_cooldown",
-    "next_pacific_midnight",
-    "pacific_day",
-    "parse_retry_hint",
     "store_from_url",
-    "strikes_after",
 ]
 
 
@@ -118,9 +108,12 @@ class QuotaStore(abc.ABC):
     """Cooldowns, budgets and probe leases of quota groups; every call atomic.
 
     ``now`` arguments exist for tests; leave them out in real use.
+
+    The public methods are written once, here; a store implements the private
+    ones (``_acquire``, ``_release``, ``_cool_down``, ``_take_out``,
+    ``_status``) and `aclose`.
     """
 
-    @abc.abstractmethod
     async def acquire(
         self,
         group: str,
@@ -147,8 +140,8 @@ class QuotaStore(abc.ABC):
         Returns:
             The grant.
         """
+        return await self._acquire(group, rpm, rpd, now)
 
-    @abc.abstractmethod
     async def release(self, group: str, *, success: bool) -> None:
         """End a call that held the probe lease.
 
@@ -158,8 +151,8 @@ class QuotaStore(abc.ABC):
                 cleared and the group is open to all. Else only the lease is
                 cleared (report a rate limit with `cool_down` first).
         """
+        await self._release(group, success)
 
-    @abc.abstractmethod
     async def cool_down(
         self,
         group: str,
@@ -183,8 +176,8 @@ class QuotaStore(abc.ABC):
         Returns:
             The effective deadline (epoch seconds) and its reason.
         """
+        return await self._cool_down(group, text, retry_after, now)
 
-    @abc.abstractmethod
     async def take_out(self, group: str, reason: str) -> None:
         """Take the group out (a 401): refused until restart or expiry.
 
@@ -192,8 +185,8 @@ class QuotaStore(abc.ABC):
             group: The quota group.
             reason: Shown in `status` (no secrets: a few words).
         """
+        await self._take_out(group, reason)
 
-    @abc.abstractmethod
     async def status(self, group: str, *, now: float | None = None) -> GroupStatus:
         """What the store knows about the group, without changing it.
 
@@ -204,157 +197,35 @@ class QuotaStore(abc.ABC):
         Returns:
             The group's status.
         """
+        return await self._status(group, now)
 
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Release connections; the store stays usable (it reconnects)."""
 
+    @abc.abstractmethod
+    async def _acquire(
+        self, group: str, rpm: int | None, rpd: int | None, now: float | None
+    ) -> Grant:
+        """See `acquire`."""
 
-# -- the cooldown policy (pure) ---------------------------------------------------
+    @abc.abstractmethod
+    async def _release(self, group: str, success: bool) -> None:
+        """See `release`."""
 
-_PER_DAY: Final = re.compile(r"PerDay|\bper day\b|\(RPD\)", re.IGNORECASE)
-"""A daily quota: Gemini's ``...PerDay...`` quota id, OpenAI's "requests per day"."""
+    @abc.abstractmethod
+    async def _cool_down(
+        self, group: str, text: str | None, retry_after: float | None, now: float | None
+    ) -> tuple[float, str]:
+        """See `cool_down`."""
 
-_zone: ZoneInfo | None = None
+    @abc.abstractmethod
+    async def _take_out(self, group: str, reason: str) -> None:
+        """See `take_out`."""
 
-
-def _pacific() -> ZoneInfo:
-    global _zone
-    if _zone is None:
-        from zoneinfo import ZoneInfo
-
-        _zone = ZoneInfo(QUOTA_TIMEZONE)
-    return _zone
-
-
-_day_cache: tuple[float, float, str] = (0.0, 0.0, "")
-"""The last Pacific day looked up: its start, its end (epoch seconds), its date."""
-
-
-def _pacific_day_bounds(now: float) -> tuple[float, float, str]:
-    """The Pacific day around ``now``: start, end and ISO date (cached)."""
-    global _day_cache
-    cached = _day_cache
-    if cached[0] <= now < cached[1]:
-        return cached
-    zone = _pacific()
-    date = datetime.fromtimestamp(now, zone).date()
-    following = date + timedelta(days=1)
-    start = datetime(date.year, date.month, date.day, tzinfo=zone).timestamp()
-    end = datetime(
-        following.year, following.month, following.day, tzinfo=zone
-    ).timestamp()
-    _day_cache = (start, end, date.isoformat())
-    return _day_cache
-
-
-def pacific_day(now: float) -> str:
-    """The calendar day (``"2026-11-30"``) in America/Los_Angeles at ``now``.
-
-    Args:
-        now: Epoch seconds.
-
-    Returns:
-        The ISO date.
-    """
-    return _pacific_day_bounds(now)[2]
-
-
-def next_pacific_midnight(now: float) -> float:
-    """The next midnight in America/Los_Angeles after ``now``, in epoch seconds.
-
-    Daylight saving time is honoured (a day may last 23 or 25 hours).
-
-    Args:
-        now: Epoch seconds.
-
-    Returns:
-        Epoch seconds of the next midnight.
-    """
-    return _pacific_day_bounds(now)[1]
-
-
-def default_cooldown(strikes: int) -> float:
-    """The cooldown for a rate limit that names no delay, before jitter.
-
-    Args:
-        strikes: How many rate limits in a row this one makes (1: the first;
-            a rate limit soon after a cooldown ended is the next strike).
-
-    Returns:
-        `DEFAULT_COOLDOWN` doubled per strike after the first, at most
-        `MAX_DEFAULT_COOLDOWN`.
-    """
-    exponent = min(max(strikes, 1) - 1, 30)
-    return float(min(DEFAULT_COOLDOWN * 2**exponent, MAX_DEFAULT_COOLDOWN))
-
-
-def cooldown_for(
-    text: str | None,
-    retry_after: float | None,
-    *,
-    now: float,
-    strikes: int,
-    rand: Callable[[], float] = random.random,
-) -> tuple[float, str]:
-    """Decide how long a rate-limited group cools down (pure).
-
-    In this order (gemini-cli's, which gets daily caps right):
-
-    1. a daily quota in the text (Gemini's ``PerDay`` quota id, OpenAI's
-       "requests per day"): until the next midnight America/Los_Angeles,
-       ``"daily cap"``, even when the text also has a short "retry in" hint
-       (real daily caps carry one);
-    2. a delay (``retry_after``, or "retry in N s" in the text; the longer if
-       both): ``now + N`` plus up to `COOLDOWN_JITTER` of N, ``"retry hint"``;
-    3. else `default_cooldown` for ``strikes`` plus jitter, ``"rate limit"``.
-
-    Args:
-        text: The server's error text, if any.
-        retry_after: A delay in seconds the server asked for, if known.
-        now: Epoch seconds.
-        strikes: How many rate limits in a row this one makes (1: the first).
-        rand: A random number in ``[0, 1)`` (for the jitter; tests pin it).
-
-    Returns:
-        The deadline (epoch seconds) and the reason.
-    """
-    if text and _PER_DAY.search(text):
-        return next_pacific_midnight(now), "daily cap"
-    hints = [
-        d
-        for d in (retry_after, parse_retry_hint(text))
-        if d is not None and math.isfinite(d) and d >= 0
-    ]
-    if hints:
-        delay, reason = max(hints), "retry hint"
-    else:
-        delay, reason = default_cooldown(strikes), "rate limit"
-    return now + delay * (1 + COOLDOWN_JITTER * rand()), reason
-
-
-def strikes_after(
-    strikes: int, cooling_until: float | None, now: float, *, recur: float
-) -> int:
-    """The strike count a new rate limit makes (pure; both stores use it).
-
-    Args:
-        strikes: The stored count (0: none).
-        cooling_until: The stored deadline, if a cooldown is remembered.
-        now: Epoch seconds.
-        recur: How long after a cooldown's end a rate limit is a recurrence.
-
-    Returns:
-        The same count while the cooldown lasts (a concurrent report of the
-        same limit), one more soon after it ended, else 1.
-    """
-    if cooling_until is None or strikes < 1:
-        return 1
-    if now < cooling_until:
-        return strikes
-    if now < cooling_until + recur:
-        return strikes + 1
-    return 1
+    @abc.abstractmethod
+    async def _status(self, group: str, now: float | None) -> GroupStatus:
+        """See `status`."""
 
 
 # -- the in-memory store ------------------------------------------------------------
@@ -386,7 +257,7 @@ class MemoryStore(QuotaStore):
     Args:
         rpm_window: The per-minute window's length in seconds (shorter for
             tests and benchmarks against a `LocalServer` with a short window).
-        recur: See `strikes_after`.
+        recur: See `langchain_aichatfree._quota_policy.strikes_after`.
         lease: How long a probe lease lasts at most, in seconds.
         out_for: How long a taken-out group stays out, in seconds.
     """
@@ -425,15 +296,9 @@ class MemoryStore(QuotaStore):
             state.strikes, state.probe_pending = 0, False
         return state
 
-    async def acquire(
-        self,
-        group: str,
-        *,
-        rpm: int | None,
-        rpd: int | None,
-        now: float | None = None,
+    async def _acquire(
+        self, group: str, rpm: int | None, rpd: int | None, now: float | None
     ) -> Grant:
-        """See `QuotaStore.acquire`."""
         now = time.time() if now is None else now
         day = pacific_day(now)
         with self._lock:
@@ -464,8 +329,7 @@ class MemoryStore(QuotaStore):
                 state.lease_until = now + self._lease
             return Grant(ok=True, probe=probe)
 
-    async def release(self, group: str, *, success: bool) -> None:
-        """See `QuotaStore.release`."""
+    async def _release(self, group: str, success: bool) -> None:
         with self._lock:
             state = self._groups.get(group)
             if state is None:
@@ -475,15 +339,9 @@ class MemoryStore(QuotaStore):
                 state.probe_pending = False
                 state.strikes = 0
 
-    async def cool_down(
-        self,
-        group: str,
-        *,
-        text: str | None,
-        retry_after: float | None,
-        now: float | None = None,
+    async def _cool_down(
+        self, group: str, text: str | None, retry_after: float | None, now: float | None
     ) -> tuple[float, str]:
-        """See `QuotaStore.cool_down`."""
         now = time.time() if now is None else now
         with self._lock:
             state = self._group(group, now)
@@ -498,16 +356,14 @@ class MemoryStore(QuotaStore):
             assert state.reason is not None  # noqa: S101 - set with the deadline
             return state.cooling_until, state.reason
 
-    async def take_out(self, group: str, reason: str) -> None:
-        """See `QuotaStore.take_out`."""
+    async def _take_out(self, group: str, reason: str) -> None:
         now = time.time()
         with self._lock:
             state = self._group(group, now)
             state.out_reason = reason
             state.out_until = now + self._out_for
 
-    async def status(self, group: str, *, now: float | None = None) -> GroupStatus:
-        """See `QuotaStore.status`."""
+    async def _status(self, group: str, now: float | None) -> GroupStatus:
         now = time.time() if now is None else now
         day = pacific_day(now)
         with self._lock:

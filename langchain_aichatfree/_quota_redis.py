@@ -6,17 +6,7 @@ Every change is one server-side operation: a Lua script run with ``EVALSHA``
 only moves later however reports interleave (LiteLLM #40130), and counters never
 lose an increment (LiteLLM #8430). The happy path is one round trip per call.
 
-Keys, all under the prefix (default ``aichatfree:``), all with an expiry::
-
-    {prefix}{group}:cool          hash: until, reason, strikes, probe
-                                  (expires `RECUR_WINDOW` after the deadline)
-    {prefix}{group}:lease         the probe lease (SET NX PX semantics)
-    {prefix}{group}:rpm           sorted set: the minute window's requests
-    {prefix}{group}:rpd:{day}     counter: the Pacific day's requests
-    {prefix}{group}:out           why the group was taken out (401)
-
-Nothing else is written: group names, counters, deadlines and reason words; no
-password, no request text.
+The keys and the Lua scripts are in `langchain_aichatfree._quota_redis_scripts`.
 
 Times come from the Redis server's clock (``TIME``) unless the caller passes
 ``now``, so processes whose clocks differ still share one window.
@@ -51,15 +41,22 @@ from langchain_aichatfree._constants import (
     RPM_WINDOW,
     TAKEN_OUT_FOR,
 )
-from langchain_aichatfree._quota import (
-    Grant,
-    GroupStatus,
-    MemoryStore,
-    QuotaStore,
+from langchain_aichatfree._quota import Grant, GroupStatus, MemoryStore, QuotaStore
+from langchain_aichatfree._quota_policy import (
     cooldown_for,
     default_cooldown,
     next_pacific_midnight,
     pacific_day,
+)
+from langchain_aichatfree._quota_redis_scripts import (
+    ACQUIRE,
+    COOL_DOWN,
+    DAY_KEY_GRACE,
+    MERGE_COUNTS,
+    RELEASE,
+    STATUS,
+    GroupKeys,
+    group_keys,
 )
 
 try:
@@ -81,140 +78,8 @@ _log = logging.getLogger("langchain_aichatfree")
 
 T = TypeVar("T")
 
-_DAY_KEY_GRACE: Final = 3600
-"""A day counter outlives its day by this many seconds."""
-
 _MAX_STRIKES: Final = 8
 """Default cooldowns are precomputed for this many strikes (the cap is reached)."""
-
-# Shared head of every script: `now` is ARGV[1], or the server's clock.
-_NOW: Final = """
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local function fmt(x) return string.format('%.6f', x) end
-"""
-
-_ACQUIRE: Final = (
-    _NOW
-    + """
--- KEYS: cool, lease, rpm, rpd, out
--- ARGV: now, rpm limit, rpd limit, window, member, lease ms, rpd ttl s, midnight
-local out = redis.call('GET', KEYS[5])
-if out then
-  local ttl = redis.call('PTTL', KEYS[5])
-  return {0, 0, fmt(now + math.max(ttl, 0) / 1000), 'out: ' .. out}
-end
-local cool = redis.call('HMGET', KEYS[1], 'until', 'reason', 'probe')
-local cooling_until = tonumber(cool[1])
-if cooling_until and cooling_until > now then
-  return {0, 0, cool[1], 'cooling: ' .. (cool[2] or 'rate limit')}
-end
-local probe = cool[3] == '1'
-if probe then
-  local ttl = redis.call('PTTL', KEYS[2])
-  if ttl > 0 then return {0, 0, fmt(now + ttl / 1000), 'probing'} end
-end
-local window = tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
-local rpm = tonumber(ARGV[2])
-if rpm and redis.call('ZCARD', KEYS[3]) >= rpm then
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  local free = now + window
-  if oldest[2] then free = tonumber(oldest[2]) + window end
-  return {0, 0, fmt(free), 'rpm'}
-end
-local rpd = tonumber(ARGV[3])
-if rpd and tonumber(redis.call('GET', KEYS[4]) or '0') >= rpd then
-  return {0, 0, ARGV[8], 'rpd'}
-end
-redis.call('ZADD', KEYS[3], now, ARGV[5])
-redis.call('PEXPIRE', KEYS[3], math.ceil(window * 1000) + 1000)
-redis.call('INCR', KEYS[4])
-redis.call('EXPIRE', KEYS[4], ARGV[7])
-if probe then
-  redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[6])
-  return {1, 1, false, false}
-end
-return {1, 0, false, false}
-"""
-)
-
-_COOL_DOWN: Final = (
-    _NOW
-    + """
--- KEYS: cool
--- ARGV: now, recur, reason, delay for 1 strike, for 2 strikes, ...
-local recur = tonumber(ARGV[2])
-local cool = redis.call('HMGET', KEYS[1], 'until', 'reason', 'strikes')
-local cooling_until = tonumber(cool[1])
-local strikes = tonumber(cool[3]) or 0
-if not cooling_until or strikes < 1 then
-  strikes = 1
-elseif now < cooling_until then
-  strikes = strikes
-elseif now < cooling_until + recur then
-  strikes = strikes + 1
-else
-  strikes = 1
-end
-local levels = #ARGV - 3
-local deadline = now + tonumber(ARGV[3 + math.min(strikes, levels)])
-local reason = ARGV[3]
-if cooling_until and cooling_until >= deadline then
-  deadline = cooling_until
-  reason = cool[2] or reason
-end
-redis.call('HSET', KEYS[1], 'until', fmt(deadline), 'reason', reason,
-  'strikes', strikes, 'probe', '1')
-redis.call('PEXPIRE', KEYS[1], math.ceil((deadline + recur - now) * 1000))
-return {fmt(deadline), reason}
-"""
-)
-
-_RELEASE: Final = """
--- KEYS: cool, lease; ARGV: success ('1' or '0')
-redis.call('DEL', KEYS[2])
-if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'probe', '0', 'strikes', '0')
-end
-return 1
-"""
-
-_STATUS: Final = (
-    _NOW
-    + """
--- KEYS: cool, rpm, rpd, out; ARGV: now, window
-local cool = redis.call('HMGET', KEYS[1], 'until', 'reason')
-local cooling_until = tonumber(cool[1])
-local window = tonumber(ARGV[2])
-local used = redis.call('ZCOUNT', KEYS[2], '(' .. (now - window), '+inf')
-local day = tonumber(redis.call('GET', KEYS[3]) or '0')
-local out = redis.call('GET', KEYS[4])
-if cooling_until and cooling_until > now then
-  return {cool[1], cool[2] or 'rate limit', used, day, out or false}
-end
-return {false, false, used, day, out or false}
-"""
-)
-
-_MERGE_COUNTS: Final = """
--- KEYS: rpm, rpd; ARGV: window, rpd count, rpd ttl s, timestamp, member, ...
-local window = tonumber(ARGV[1])
-for i = 4, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
-end
-if #ARGV >= 4 then
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
-end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('INCRBY', KEYS[2], ARGV[2])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-end
-return 1
-"""
 
 
 def _secrets(url: str) -> list[str]:
@@ -262,11 +127,11 @@ class _Connection:
     ) -> None:
         self.client = client
         self.pool = pool
-        self.acquire: AsyncScript = client.register_script(_ACQUIRE)
-        self.cool_down: AsyncScript = client.register_script(_COOL_DOWN)
-        self.release: AsyncScript = client.register_script(_RELEASE)
-        self.status: AsyncScript = client.register_script(_STATUS)
-        self.merge_counts: AsyncScript = client.register_script(_MERGE_COUNTS)
+        self.acquire: AsyncScript = client.register_script(ACQUIRE)
+        self.cool_down: AsyncScript = client.register_script(COOL_DOWN)
+        self.release: AsyncScript = client.register_script(RELEASE)
+        self.status: AsyncScript = client.register_script(STATUS)
+        self.merge_counts: AsyncScript = client.register_script(MERGE_COUNTS)
         self.keeper = self._keep()
         """Suspended in its loop's care: the loop's shutdown_asyncgens()
         (``asyncio.run`` calls it) closes it, which closes the connections."""
@@ -276,6 +141,10 @@ class _Connection:
             yield
         finally:
             await self.close()
+
+    async def take_out(self, key: str, reason: str, seconds: float) -> None:
+        """Set the take-out key for ``seconds`` (one ``SET ... PX``)."""
+        await self.client.set(key, reason, px=max(1, int(seconds * 1000)))
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -294,7 +163,7 @@ class RedisStore(QuotaStore):
             a password in it is never shown).
         prefix: Every key starts with it.
         rpm_window: The per-minute window's length in seconds.
-        recur: See `langchain_aichatfree._quota.strikes_after`.
+        recur: See `langchain_aichatfree._quota_policy.strikes_after`.
         lease: How long a probe lease lasts at most, in seconds.
         out_for: How long a taken-out group stays out, in seconds.
         connect_timeout: Seconds to connect to Redis.
@@ -365,10 +234,8 @@ class RedisStore(QuotaStore):
             out_for=self._out_for,
         )
 
-    # -- keys -------------------------------------------------------------------
-
-    def _key(self, group: str, name: str) -> str:
-        return f"{self.prefix}{group}:{name}"
+    def _keys(self, group: str) -> GroupKeys:
+        return group_keys(self.prefix, group)
 
     # -- connection and fallback --------------------------------------------------
 
@@ -462,12 +329,13 @@ class RedisStore(QuotaStore):
     async def _merge(self, connection: _Connection, gathered: MemoryStore) -> None:
         now = time.time()
         day = pacific_day(now)
-        day_ttl = int(next_pacific_midnight(now) - now) + _DAY_KEY_GRACE
+        day_ttl = int(next_pacific_midnight(now) - now) + DAY_KEY_GRACE
         for group, state in gathered.export().items():
+            keys = self._keys(group)
             if state.cooling_until is not None and state.cooling_until > now:
                 delay = state.cooling_until - now
                 await connection.cool_down(
-                    keys=[self._key(group, "cool")],
+                    keys=[keys.cool],
                     args=[
                         repr(now),
                         repr(self._recur),
@@ -476,10 +344,8 @@ class RedisStore(QuotaStore):
                     ],
                 )
             if state.out_reason is not None and state.out_until > now:
-                await connection.client.set(
-                    self._key(group, "out"),
-                    state.out_reason,
-                    px=max(1, int((state.out_until - now) * 1000)),
+                await connection.take_out(
+                    keys.out, state.out_reason, state.out_until - now
                 )
             stamps = [t for t in state.minute if t > now - self.rpm_window]
             count = state.day_count if state.day == day else 0
@@ -488,34 +354,23 @@ class RedisStore(QuotaStore):
                 for stamp in stamps:
                     args += [repr(stamp), os.urandom(8).hex()]
                 await connection.merge_counts(
-                    keys=[self._key(group, "rpm"), self._key(group, f"rpd:{day}")],
+                    keys=[keys.rpm, keys.rpd(day)],
                     args=args,
                 )
 
     # -- the interface --------------------------------------------------------------
 
-    async def acquire(
-        self,
-        group: str,
-        *,
-        rpm: int | None,
-        rpd: int | None,
-        now: float | None = None,
+    async def _acquire(
+        self, group: str, rpm: int | None, rpd: int | None, now: float | None
     ) -> Grant:
-        """See `QuotaStore.acquire`."""
         clock = time.time() if now is None else now
         day = pacific_day(clock)
         midnight = next_pacific_midnight(clock)
+        keys = self._keys(group)
 
         async def remote(c: _Connection) -> Grant:
             reply = await c.acquire(
-                keys=[
-                    self._key(group, "cool"),
-                    self._key(group, "lease"),
-                    self._key(group, "rpm"),
-                    self._key(group, f"rpd:{day}"),
-                    self._key(group, "out"),
-                ],
+                keys=[keys.cool, keys.lease, keys.rpm, keys.rpd(day), keys.out],
                 args=[
                     "" if now is None else repr(now),
                     "" if rpm is None else str(rpm),
@@ -523,7 +378,7 @@ class RedisStore(QuotaStore):
                     repr(self.rpm_window),
                     os.urandom(8).hex(),
                     str(max(1, int(self._lease * 1000))),
-                    str(int(midnight - clock) + _DAY_KEY_GRACE),
+                    str(int(midnight - clock) + DAY_KEY_GRACE),
                     repr(midnight),
                 ],
             )
@@ -539,12 +394,12 @@ class RedisStore(QuotaStore):
             remote, lambda m: m.acquire(group, rpm=rpm, rpd=rpd, now=now)
         )
 
-    async def release(self, group: str, *, success: bool) -> None:
-        """See `QuotaStore.release`."""
+    async def _release(self, group: str, success: bool) -> None:
+        keys = self._keys(group)
 
         async def remote(c: _Connection) -> None:
             await c.release(
-                keys=[self._key(group, "cool"), self._key(group, "lease")],
+                keys=[keys.cool, keys.lease],
                 args=["1" if success else "0"],
             )
 
@@ -555,16 +410,11 @@ class RedisStore(QuotaStore):
         await self._fallback.release(group, success=success)
         await self._run(remote, local)
 
-    async def cool_down(
-        self,
-        group: str,
-        *,
-        text: str | None,
-        retry_after: float | None,
-        now: float | None = None,
+    async def _cool_down(
+        self, group: str, text: str | None, retry_after: float | None, now: float | None
     ) -> tuple[float, str]:
-        """See `QuotaStore.cool_down`."""
         clock = time.time() if now is None else now
+        keys = self._keys(group)
         # One candidate delay per strike count; the script picks by the stored
         # strikes, so the policy stays in `cooldown_for` and the choice atomic.
         delays: list[str] = []
@@ -581,7 +431,7 @@ class RedisStore(QuotaStore):
 
         async def remote(c: _Connection) -> tuple[float, str]:
             deadline, stored_reason = await c.cool_down(
-                keys=[self._key(group, "cool")],
+                keys=[keys.cool],
                 args=[
                     "" if now is None else repr(now),
                     repr(self._recur),
@@ -596,33 +446,24 @@ class RedisStore(QuotaStore):
             lambda m: m.cool_down(group, text=text, retry_after=retry_after, now=now),
         )
 
-    async def take_out(self, group: str, reason: str) -> None:
-        """See `QuotaStore.take_out`."""
+    async def _take_out(self, group: str, reason: str) -> None:
+        keys = self._keys(group)
 
         async def remote(c: _Connection) -> None:
-            await c.client.set(
-                self._key(group, "out"),
-                reason,
-                px=max(1, int(self._out_for * 1000)),
-            )
+            await c.take_out(keys.out, reason, self._out_for)
 
         async def local(m: MemoryStore) -> None:
             await m.take_out(group, reason)
 
         await self._run(remote, local)
 
-    async def status(self, group: str, *, now: float | None = None) -> GroupStatus:
-        """See `QuotaStore.status`."""
+    async def _status(self, group: str, now: float | None) -> GroupStatus:
         day = pacific_day(time.time() if now is None else now)
+        keys = self._keys(group)
 
         async def remote(c: _Connection) -> GroupStatus:
             cooling_until, reason, rpm_used, rpd_used, out = await c.status(
-                keys=[
-                    self._key(group, "cool"),
-                    self._key(group, "rpm"),
-                    self._key(group, f"rpd:{day}"),
-                    self._key(group, "out"),
-                ],
+                keys=[keys.cool, keys.rpm, keys.rpd(day), keys.out],
                 args=["" if now is None else repr(now), repr(self.rpm_window)],
             )
             return GroupStatus(

@@ -41,15 +41,13 @@ from langchain_aichatfree._probe import (
     Dialect,
     ScriptRef,
     SiteSettings,
-    detect_dialect,
-    find_secret,
     origin,
     parse_page,
     same_site,
     script_imports,
-    sends_to_api,
     site_url,
 )
+from langchain_aichatfree._probe_script import detect_dialect, find_secret, sends_to_api
 from langchain_aichatfree.errors import (
     AIChatFreeError,
     Probe,

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final, Literal
 
-from langchain_aichatfree._quota import next_pacific_midnight, pacific_day
+from langchain_aichatfree._quota_policy import next_pacific_midnight, pacific_day
 from langchain_aichatfree.testing._reply import _PREFIX, Reply, strip_urls
 
 _METRIC: Final = "generativelanguage.googleapis.com/generate_content_free_tier_requests"

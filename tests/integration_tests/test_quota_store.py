@@ -27,11 +27,8 @@ from langchain_aichatfree._constants import (
     DEFAULT_COOLDOWN,
     PROBE_LEASE,
 )
-from langchain_aichatfree._quota import (
-    MemoryStore,
-    QuotaStore,
-    next_pacific_midnight,
-)
+from langchain_aichatfree._quota import MemoryStore, QuotaStore
+from langchain_aichatfree._quota_policy import next_pacific_midnight
 from langchain_aichatfree._quota_redis import RedisStore
 from tests._redis import RedisServer
 
