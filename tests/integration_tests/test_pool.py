@@ -26,7 +26,7 @@ from langchain_aichatfree import (
     RateLimitError,
     StreamInterruptedError,
 )
-from langchain_aichatfree._quota import next_pacific_midnight
+from langchain_aichatfree._quota_policy import next_pacific_midnight
 from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Reply
 from tests._redis import RedisServer
 
