@@ -14,10 +14,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from langchain_aichatfree.testing import _js
 from langchain_aichatfree.testing._reply import UPSTREAM_ERRORS, empty_text_error
+
+Dialect = Literal["gemini", "chatgpt-demo"]
+"""The web app family a deployment runs: GeminiProChat/AIChatFree or chatgpt-demo."""
 
 ERROR_CONTENT_TYPE: Final = "text/plain;charset=UTF-8"
 """What the real server labels its (JSON) error bodies with."""
@@ -191,18 +194,35 @@ def _parts_text(message: Any) -> str:
     return _js.join([_js.get(part, "text") for part in parts], "")
 
 
-def check_gemini(
-    payload: Any, *, secret: str, passwords: frozenset[str]
+def check_request(
+    payload: Any,
+    *,
+    dialect: Dialect,
+    secret: str,
+    passwords: frozenset[str],
 ) -> Rejection | Accepted:
-    """Run the GeminiProChat server's checks and the upstream's history rules.
+    """Run a deployment's checks on a request, in its dialect's order.
 
     Args:
         payload: The parsed JSON body.
+        dialect: ``"gemini"`` (`check_gemini`) or ``"chatgpt-demo"``
+            (`check_chatgpt_demo`).
         secret: The deployment's ``PUBLIC_SECRET_KEY``.
         passwords: The accepted passwords (empty: none required).
 
     Returns:
         A `Rejection` or an `Accepted`.
+    """
+    check = check_gemini if dialect == "gemini" else check_chatgpt_demo
+    return check(payload, secret=secret, passwords=passwords)
+
+
+def check_gemini(
+    payload: Any, *, secret: str, passwords: frozenset[str]
+) -> Rejection | Accepted:
+    """Run the GeminiProChat server's checks and the upstream's history rules.
+
+    Arguments and result as `check_request`'s.
     """
     try:
         return _check_gemini(payload, secret, passwords)
@@ -258,13 +278,7 @@ def check_chatgpt_demo(
 ) -> Rejection | Accepted:
     """Run the chatgpt-demo server's checks and the OpenAI upstream's validation.
 
-    Args:
-        payload: The parsed JSON body.
-        secret: The deployment's ``PUBLIC_SECRET_KEY``.
-        passwords: The accepted passwords (empty: none required).
-
-    Returns:
-        A `Rejection` or an `Accepted`.
+    Arguments and result as `check_request`'s.
     """
     if payload is None:
         return MALFORMED

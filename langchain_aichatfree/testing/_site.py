@@ -30,10 +30,11 @@ from typing import Final, Literal
 
 from aiohttp import web
 
+from langchain_aichatfree.testing._checks import Dialect
+
 SiteVariant = Literal[
     "app", "unrelated", "no_signature", "cross_site_script", "huge_script", "redirect"
 ]
-_Dialect = Literal["gemini", "chatgpt-demo"]
 
 REAL_SCRIPT_BYTES: Final = 1_250_000
 """About the size of a real chat script (1.2 to 1.3 MB minified)."""
@@ -85,7 +86,9 @@ class SiteRequest:
 
 
 @dataclass(frozen=True)
-class _File:
+class _ServedFile:
+    """One page or script the site serves, with its content type."""
+
     body: bytes
     content_type: str
 
@@ -97,7 +100,7 @@ class SiteRoutes:
         self,
         pages: SitePages,
         *,
-        dialect: _Dialect,
+        dialect: Dialect,
         secret: str,
         passwords: frozenset[str],
     ) -> None:
@@ -180,7 +183,9 @@ def _hash(content: bytes) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _build(pages: SitePages, dialect: _Dialect, secret: str) -> Mapping[str, _File]:
+def _build(
+    pages: SitePages, dialect: Dialect, secret: str
+) -> Mapping[str, _ServedFile]:
     """Every file of the site, by path (cached: the chat script is large)."""
     rng = random.Random(f"{dialect}:{secret}:{pages.variant}")  # noqa: S311
     web_js = _solid_runtime(rng)
@@ -201,20 +206,20 @@ def _build(pages: SitePages, dialect: _Dialect, secret: str) -> Mapping[str, _Fi
         component_url = pages.elsewhere.rstrip("/") + chat_name
     title = "Gemini Pro Chat" if dialect == "gemini" else "ChatGPT API"
     files = {
-        "/": _File(
+        "/": _ServedFile(
             _page(title, component_url, client_name, hoisted_name, web_name).encode(),
             _HTML,
         ),
-        "/password": _File(_password_page(title).encode(), _HTML),
-        web_name: _File(web_js.encode(), _JS),
-        client_name: _File(client_js.encode(), _JS),
-        hoisted_name: _File(hoisted_js.encode(), _JS),
+        "/password": _ServedFile(_password_page(title).encode(), _HTML),
+        web_name: _ServedFile(web_js.encode(), _JS),
+        client_name: _ServedFile(client_js.encode(), _JS),
+        hoisted_name: _ServedFile(hoisted_js.encode(), _JS),
     }
     if pages.variant != "huge_script":
-        files[chat_name] = _File(chat_js.encode(), _JS)
+        files[chat_name] = _ServedFile(chat_js.encode(), _JS)
     if pages.variant == "unrelated":
-        files["/"] = _File(_UNRELATED_PAGE.encode(), _HTML)
-        files["/assets/main.js"] = _File(_UNRELATED_SCRIPT.encode(), _JS)
+        files["/"] = _ServedFile(_UNRELATED_PAGE.encode(), _HTML)
+        files["/assets/main.js"] = _ServedFile(_UNRELATED_SCRIPT.encode(), _JS)
     return files
 
 
@@ -319,7 +324,7 @@ _DIGEST: Final = (
 )
 
 
-def _request_code(rng: random.Random, dialect: _Dialect, signed: bool) -> str:
+def _request_code(rng: random.Random, dialect: Dialect, signed: bool) -> str:
     """The component's request, as the family's minified Generator sends it."""
     s, ms, d, o, i, u, k, f = _letters(rng, 8)
     sign = "generateSignature" if signed else "Qc"
@@ -367,7 +372,7 @@ def _filler(rng: random.Random, size: int) -> str:
 
 def _chat_script(
     rng: random.Random,
-    dialect: _Dialect,
+    dialect: Dialect,
     secret: str,
     pages: SitePages,
     web_name: str,

@@ -22,6 +22,7 @@ from langchain_aichatfree.testing._checks import (
     accepted_passwords,
     check_chatgpt_demo,
     check_gemini,
+    check_request,
     openai_error,
     signature,
     upstream_error,
@@ -325,3 +326,28 @@ def test_openai_error_type_and_code_by_status(
     assert json.loads(error.body) == {
         "error": {"message": "m", "type": kind, "param": None, "code": code}
     }
+
+
+@pytest.mark.parametrize(
+    ("dialect", "body"),
+    [("gemini", gemini(("user", "hi"))), ("chatgpt-demo", demo(("user", "hi")))],
+)
+def test_check_request_runs_the_dialects_own_checks(dialect: Any, body: Any) -> None:
+    check = check_gemini if dialect == "gemini" else check_chatgpt_demo
+    expected = check(body, secret=SECRET, passwords=PASSWORDS)
+    got = check_request(body, dialect=dialect, secret=SECRET, passwords=PASSWORDS)
+    assert got == expected
+    assert isinstance(got, Accepted)
+
+
+def test_check_request_tells_the_dialects_apart() -> None:
+    # A chatgpt-demo body has no `parts`: malformed for the Gemini server.
+    body = demo(("user", "hi"))
+    assert (
+        check_request(body, dialect="gemini", secret=SECRET, passwords=PASSWORDS)
+        == MALFORMED
+    )
+    assert isinstance(
+        check_request(body, dialect="chatgpt-demo", secret=SECRET, passwords=PASSWORDS),
+        Accepted,
+    )
