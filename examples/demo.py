@@ -33,7 +33,7 @@ from langchain_aichatfree import ChatAIChatFree
 from langchain_aichatfree.testing import LocalServer, Reply
 
 HERE = Path(__file__).resolve().parent
-EXAMPLES = ("quickstart.py", "agent.py")
+EXAMPLES = ("quickstart.py", "agent.py", "pool.py")
 """Run in this order; a missing one (or one without `main()`) is skipped."""
 
 CHUNK_SIZE = 6

@@ -19,9 +19,14 @@ package:
       ClientClosedError       the model was closed during the call not retryable
 
 `max_retries` (default 2) retries the retryable ones with exponential backoff,
-honouring the server's "retry in N s" up to a minute, but only while no text
-has reached you: a stream is never restarted once it showed text, so a cut-off
-answer raises `StreamInterruptedError` with the text so far in `partial_text`.
+honouring the server's "retry in N s" up to a minute (`max_wait`), but only
+while no text has reached you: a stream is never restarted once it showed text,
+so a cut-off answer raises `StreamInterruptedError` with the text so far in
+`partial_text`.
+
+A rate limit cools the deployment down for every model of the process (or of
+every process sharing a Redis `quota_store`): until it ends, further calls wait
+for it (up to `max_wait`) or fail at once, without a request.
 
     python examples/error_handling.py
 """
@@ -74,7 +79,7 @@ def main() -> None:
     # Up to 3 retries, with backoff, before any text was shown.
     model = ChatAIChatFree(max_retries=3)
 
-    for question in ["Hello!", "What is 2 + 2?", "Name a colour."]:
+    for question in ["Hello!", "Name a colour."]:
         print(f"{question}")
         answer = ask(model, question)
         if answer is not None:
@@ -82,6 +87,10 @@ def main() -> None:
 
     print("Tell me a long story.\n  -> ", end="")
     stream(model, "Tell me a long story.")
+
+    # A long rate limit: the deployment now cools down for as long as it said.
+    print("What is 2 + 2?")
+    ask(model, "What is 2 + 2?")
     model.close()
 
     # A network failure, for real: nothing listens on port 9 of this machine.

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_aichatfree._version import __version__
 
 if TYPE_CHECKING:
+    from langchain_aichatfree._deployment import Deployment
     from langchain_aichatfree._protocol import generate_signature
     from langchain_aichatfree.chat_models import ChatAIChatFree
     from langchain_aichatfree.errors import (
@@ -44,6 +45,7 @@ __all__ = [
     "ChatAIChatFree",
     "ClientClosedError",
     "DeadlineExceededError",
+    "Deployment",
     "DeploymentError",
     "InvalidRequestError",
     "NotFoundError",
@@ -75,6 +77,7 @@ _WHERE: dict[str, str] = {
     "StreamInterruptedError": "errors",
     "UnexpectedResponseError": "errors",
     "ChatAIChatFree": "chat_models",
+    "Deployment": "_deployment",
     "generate_signature": "_protocol",
 }
 """The module that defines each public name (imported on first use)."""

@@ -6,6 +6,7 @@ Usage::
     echo "QUESTION" | aichatfree [options]   the question from stdin (or QUESTION "-")
     aichatfree chat [options]                an interactive session
     aichatfree serve [--port N] [options]    the local offline test server
+    aichatfree status [options]              each deployment's quota state
     aichatfree probe URL [--json] [--check]  find a site's settings to use
 
 ``python -m langchain_aichatfree`` is the same command. The deployment is
@@ -13,7 +14,10 @@ Usage::
 signing key ``--secret`` (default ``$AICHATFREE_SECRET``). The site password is
 read from ``$AICHATFREE_PASSWORD`` or, with ``--ask-password``, typed at a
 hidden prompt: never from a flag, whose value other users could read in the
-process list.
+process list. ``--deployments FILE`` names a pool of deployments instead (TOML
+or JSON; passwords from environment variables the file names), and
+``--quota-store URL`` where their cooldowns and budgets are shared (a Redis
+URL, default ``$AICHATFREE_QUOTA_STORE``, else this process's memory).
 
 In ``chat``, Ctrl-C stops the answer being written (it is not kept in the
 conversation) and Ctrl-D exits; ``/help`` lists the commands (``/reset``,
@@ -77,6 +81,7 @@ from langchain_aichatfree._constants import (
     ENV_BASE_URL,
     ENV_DIALECT,
     ENV_PASSWORD,
+    ENV_QUOTA_STORE,
     ENV_SECRET,
 )
 from langchain_aichatfree._probe import FAMILY_NAMES, SiteSettings
@@ -127,7 +132,7 @@ EXIT_CODES: Final[Mapping[ExitCode, str]] = {
 }
 """What each exit status means, in order (the README's table is this one)."""
 
-_COMMANDS: Final = ("ask", "chat", "serve", "probe")
+_COMMANDS: Final = ("ask", "chat", "serve", "probe", "status")
 _TOP_LEVEL_FLAGS: Final = frozenset({"-h", "--help", "--version"})
 _MAX_MESSAGE: Final = 400
 """Characters of an error message shown without --verbose (upstream texts run long)."""
@@ -138,6 +143,8 @@ _CLI_FIELDS: Final[Mapping[str, str]] = {
     "dialect": "--dialect",
     "chunk_timeout": "--chunk-timeout",
     "max_retries": "--max-retries",
+    "quota_store": "--quota-store",
+    "deployments": "--deployments",
 }
 """ChatAIChatFree fields set from flags, named as the user typed them.
 
@@ -444,6 +451,7 @@ def _add_client_options(
         choices=("gemini", "chatgpt-demo"),
         help="the web app family the deployment runs (default: gemini)",
     )
+    _add_pool_options(parser)
     answer = parser.add_argument_group("answer")
     if one_shot:
         answer.add_argument(
@@ -485,6 +493,28 @@ def _add_client_options(
         "--verbose",
         action="store_true",
         help="on failure, show the traceback and the server's body; log retries",
+    )
+
+
+def _add_pool_options(parser: argparse.ArgumentParser) -> None:
+    pool = parser.add_argument_group("pool of deployments")
+    pool.add_argument(
+        "--deployments",
+        type=Path,
+        metavar="FILE",
+        help=(
+            "route over the deployments in FILE (TOML or JSON; each password "
+            "from the environment variable its `password_env` names) instead "
+            "of --base-url"
+        ),
+    )
+    pool.add_argument(
+        "--quota-store",
+        metavar="URL",
+        help=(
+            "where cooldowns and budgets are shared: 'memory' or a redis://, "
+            f"rediss:// or unix:// URL (default: ${ENV_QUOTA_STORE}, else memory)"
+        ),
     )
 
 
@@ -561,6 +591,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="on failure, show the traceback",
     )
+
+    status = commands.add_parser(
+        "status",
+        help="show each deployment's quota state",
+        description=(
+            "Show each deployment's quota state: cooling down (until when, and "
+            "why), taken out, and the requests counted this minute and today. "
+            "A shared --quota-store shows what every process sees; the default "
+            "memory store only this command's own (nothing)."
+        ),
+    )
+    group = status.add_argument_group("deployment")
+    group.add_argument("--base-url", metavar="URL", help="a single deployment")
+    _add_pool_options(status)
+    status.add_argument(
+        "--json", action="store_true", help="print the states as one JSON list"
+    )
+    status.add_argument("-v", "--verbose", action="store_true", help=argparse.SUPPRESS)
     _add_probe_parser(commands)
     return parser
 
@@ -630,9 +678,13 @@ def _make_model(args: argparse.Namespace) -> ChatAIChatFree:
     settings: dict[str, Any] = {
         name: getattr(args, name)
         for name in _CLI_FIELDS
-        if getattr(args, name) is not None
+        if getattr(args, name, None) is not None
     }
-    if args.ask_password:
+    if settings.get("deployments") is not None:
+        from langchain_aichatfree._pool_file import load_deployments
+
+        settings["deployments"] = load_deployments(settings["deployments"], os.environ)
+    if getattr(args, "ask_password", False):
         password = _ask_password()
         settings["password"] = SecretStr(password) if password is not None else None
     return ChatAIChatFree(**settings)
@@ -917,7 +969,7 @@ def _ask(args: argparse.Namespace, out: _Output) -> ExitCode:
                 "text": answer.text,
                 "response_metadata": answer.response_metadata,
                 "usage_metadata": getattr(answer, "usage_metadata", None),
-                "base_url": model.base_url,
+                "base_url": answer.response_metadata.get("deployment", model.base_url),
                 "dialect": model.dialect,
             }
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
@@ -1149,6 +1201,24 @@ def _chat(args: argparse.Namespace, out: _Output) -> ExitCode:
             )
     finally:
         model.close()
+
+
+# -- status -------------------------------------------------------------------
+
+
+def _status(args: argparse.Namespace, out: _Output) -> ExitCode:
+    from langchain_aichatfree._pool_file import format_status
+
+    model = _make_model(args)
+    try:
+        rows = model.quota_status()
+    finally:
+        model.close()
+    if args.json:
+        out.write(json.dumps(rows) + "\n")
+    else:
+        out.write(format_status(rows) + "\n")
+    return ExitCode.OK
 
 
 # -- probe --------------------------------------------------------------------
@@ -1425,6 +1495,7 @@ _HANDLERS: Final[Mapping[str, Callable[[argparse.Namespace, _Output], ExitCode]]
     "ask": _ask,
     "chat": _chat,
     "serve": _serve,
+    "status": _status,
     "probe": _probe,
 }
 

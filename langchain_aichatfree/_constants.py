@@ -119,6 +119,34 @@ REDIS_MAX_CONNECTIONS: Final = 8
 REDIS_RETRY_INTERVAL: Final = 2.0
 """After a Redis failure, seconds on the local store before trying Redis again."""
 
+# -- the pool of deployments (routing) ---------------------------------------------
+
+ENV_QUOTA_STORE: Final = "AICHATFREE_QUOTA_STORE"
+
+DEFAULT_QUOTA_STORE: Final = "memory"
+"""Cooldowns and budgets shared by every model in the process (per quota group)."""
+
+DEFAULT_MAX_WAIT: Final = 60.0
+"""Longest time, in seconds, a call waits for a deployment to come free."""
+
+FAILED_RANK_SECONDS: Final = 5.0
+"""After a transient failure (5xx, network), a deployment is picked last by this
+process for this long, so that calls stop trying a broken one first."""
+
+MAX_WAIT_STEP: Final = 1.0
+"""Longest single sleep while waiting for a deployment to come free; the store
+is asked again after it."""
+
+PROBE_POLL: Final = 0.25
+"""While another caller probes a group after its cooldown, the others ask again
+this often (a probe ends at its first byte, long before its lease); callers in
+the prober's own process are woken at once."""
+
+RPM_WINDOW_MARGIN: Final = 0.05
+"""A declared `rpm` is counted over a window this much longer than `rpm_window`:
+the slot is reserved before the request leaves, and the upstream counts it when
+it arrives, a little later; without a margin a request sent the moment a slot
+frees can reach an upstream whose window has not yet let the old one go."""
 AUTH_PATH: Final = "/api/auth"
 """Where a site's page checks the password (`{"pass": ...}` -> `{"code": 0 | -1}`)."""
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from langchain_core.messages import (
@@ -34,6 +34,8 @@ from langchain_aichatfree._constants import (
 from langchain_aichatfree._tool_prompt import render_envelope
 
 Dialect = Literal["gemini", "chatgpt-demo"]
+_Source = tuple[Sequence[BaseMessage], "float | None", "str | None"]
+"""A conversation, its temperature and its instructions: a request's inputs."""
 Role = Literal["system", "user", "model"]
 
 _TEXT_BLOCK_TYPES: Final = frozenset({"text", "text-plain"})
@@ -289,6 +291,35 @@ class PreparedRequest:
     signed_text: str
     extra: dict[str, Any]
     input_text_bytes: int
+    dialect: Dialect = "gemini"
+    source: _Source | None = field(default=None, repr=False, compare=False)
+    """What it was prepared from, to prepare it for another dialect."""
+    _others: dict[str, PreparedRequest] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def for_dialect(self, dialect: Dialect) -> PreparedRequest:
+        """The same conversation in another dialect (for a mixed pool).
+
+        Args:
+            dialect: The deployment's dialect.
+
+        Returns:
+            This request if it is already of that dialect, else the same
+            conversation prepared for it (once, then kept).
+        """
+        if dialect == self.dialect or self.source is None:
+            return self
+        other = self._others.get(dialect)
+        if other is None:
+            messages, temperature, instructions = self.source
+            other = self._others[dialect] = prepare_request(
+                messages,
+                dialect=dialect,
+                temperature=temperature,
+                instructions=instructions,
+            )
+        return other
 
     def body(self, time_ms: int, secret: str, password: SecretStr | None) -> bytes:
         """The JSON body of one attempt.
@@ -325,13 +356,15 @@ def _build_gemini_request(
     temperature: float | None,
     instructions: str | None,
 ) -> PreparedRequest:
-    del temperature  # the deployment fixes the generation settings
+    # The deployment fixes the generation settings: temperature is not sent.
     turns = convert_messages_to_turns(messages, instructions=instructions)
     return PreparedRequest(
         messages=[{"role": t.role, "parts": [{"text": t.text}]} for t in turns],
         signed_text=turns[-1].text,
         extra={},
         input_text_bytes=sum(len(t.text.encode()) for t in turns),
+        dialect="gemini",
+        source=(messages, temperature, instructions),
     )
 
 
@@ -346,6 +379,8 @@ def _build_chatgpt_demo_request(
         signed_text=turns[-1].text,
         extra={} if temperature is None else {"temperature": temperature},
         input_text_bytes=sum(len(t.text.encode()) for t in turns),
+        dialect="chatgpt-demo",
+        source=(messages, temperature, instructions),
     )
 
 

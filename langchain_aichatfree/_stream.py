@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import codecs
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from langchain_aichatfree._constants import CHARS_PER_TOKEN, SERVER_SENTINEL
 from langchain_aichatfree.errors import AIChatFreeError, Failure, failure_error
@@ -114,6 +114,9 @@ class AnswerState:
         received_bytes: Raw body bytes fed so far.
         replaced: Whether invalid UTF-8 was replaced by U+FFFD (a U+FFFD the
             server sent as valid UTF-8 does not count).
+        deployment: The URL of the deployment that answered (set once the
+            answer is complete).
+        routing: The call's attempts (set with `deployment`).
     """
 
     stop: Sequence[str] = ()
@@ -122,6 +125,8 @@ class AnswerState:
     finish_reason: FinishReason | None = None
     received_bytes: int = 0
     replaced: bool = False
+    deployment: str | None = None
+    routing: Sequence[Mapping[str, Any]] = ()
     _decoder: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
     )

@@ -27,7 +27,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -36,6 +36,7 @@ from pydantic import SecretStr
 
 from langchain_aichatfree._constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_WAIT,
     INITIAL_RETRY_DELAY,
     MAX_HINTED_RETRY_DELAY,
     MAX_REDIRECTS,
@@ -53,6 +54,9 @@ from langchain_aichatfree.errors import (
     make_status_error,
     redirect_error,
 )
+
+if TYPE_CHECKING:
+    from langchain_aichatfree._router import Route, Router, Target
 
 logger = logging.getLogger("langchain_aichatfree")
 
@@ -253,6 +257,10 @@ class CallOptions:
     follow_redirects: bool = False
     verify_ssl: bool = True
     dialect: str | None = None
+    router: Router | None = None
+    """The model's deployments and quota store; without one, every attempt
+    goes to `url` and nothing is counted."""
+    max_wait: float = DEFAULT_MAX_WAIT
 
 
 def retry_delay(attempt: int, error: AIChatFreeError) -> float | None:
@@ -329,43 +337,106 @@ class AnswerCall:
         buffered: bool,
         reader: Callable[[], Callable[[str], str]] | None = None,
     ) -> AsyncIterator[str]:
+        """The retry loop, over the model's deployments when it has a router.
+
+        The first attempt goes to the best free deployment. After a failure
+        that another deployment may not share (a rate limit, a transient
+        failure, a refused password), the call fails over at once to one it
+        has not tried, if one is free; such a failover is not a retry. Else it
+        retries (counted against `max_retries`): after a backoff for transient
+        failures, after waiting (up to `max_wait`) for a cooldown to end.
+        Nothing is retried once text was shown, nor a bad request.
+        """
         options = self.options
+        route = (
+            options.router.route(self.request, options, options.max_wait)
+            if options.router is not None
+            else None
+        )
         session, owned = await self._session()
         reading = set() if owned else self.pool.reading(session)
         try:
-            for attempt in range(options.max_retries + 1):
+            target = await route.pick() if route is not None else None
+            retries = 0
+            while True:
                 delivered = False
                 show = reader() if reader is not None else None
                 try:
                     async for piece in self._attempt(
-                        session, reading, buffered=buffered
+                        session, target, route, reading, buffered=buffered
                     ):
                         shown = show(piece) if show is not None else piece
                         if shown:
                             delivered = True
                             yield shown
-                    return
                 except AIChatFreeError as error:
-                    if delivered or not error.is_retryable:
-                        raise
-                    if attempt == options.max_retries:
-                        raise
-                    delay = retry_delay(attempt, error)
-                    if delay is None:
-                        raise
-                    logger.info(
-                        "Retrying AIChatFree request in %.2f s (attempt %d of %d): %s",
-                        delay,
-                        attempt + 2,
-                        options.max_retries + 1,
-                        type(error).__name__,
+                    target, retries = await self._next(
+                        route, target, error, delivered=delivered, retries=retries
                     )
-                    await asyncio.sleep(delay)
-                    if options.rate_limiter is not None:
-                        await options.rate_limiter.aacquire(blocking=True)
+                    continue
+                if route is not None and target is not None:
+                    await route.succeeded(target)
+                    self.state.deployment = route.served_by
+                    self.state.routing = route.records
+                return
         finally:
+            if route is not None:
+                await route.abandon()
             if owned:
                 await session.close()
+
+    async def _next(
+        self,
+        route: Route | None,
+        target: Target | None,
+        error: AIChatFreeError,
+        *,
+        delivered: bool,
+        retries: int,
+    ) -> tuple[Target | None, int]:
+        """Where the attempt after a failed one goes; raise `error` if none."""
+        options = self.options
+        if route is not None and target is not None:
+            await route.failed(target, error)
+        if delivered:
+            raise error
+        if not error.is_retryable and not (route is not None and route.reroutes(error)):
+            raise error
+        following = await route.failover() if route is not None else None
+        if following is not None:
+            logger.info(
+                "AIChatFree request failed over to %s: %s",
+                following.endpoint.deployment.url,
+                type(error).__name__,
+            )
+        else:
+            if retries == options.max_retries:
+                raise error
+            if route is not None and not route.backs_off(error):
+                logger.info(
+                    "Retrying AIChatFree request when a deployment is free "
+                    "(attempt %d of %d): %s",
+                    retries + 2,
+                    options.max_retries + 1,
+                    type(error).__name__,
+                )
+            else:
+                delay = retry_delay(retries, error)
+                if delay is None:
+                    raise error
+                logger.info(
+                    "Retrying AIChatFree request in %.2f s (attempt %d of %d): %s",
+                    delay,
+                    retries + 2,
+                    options.max_retries + 1,
+                    type(error).__name__,
+                )
+                await asyncio.sleep(delay)
+            retries += 1
+            following = await route.pick(error) if route is not None else None
+        if options.rate_limiter is not None:
+            await options.rate_limiter.aacquire(blocking=True)
+        return following, retries
 
     async def _session(self) -> tuple[aiohttp.ClientSession, bool]:
         if self.options.connector is not None:
@@ -378,11 +449,16 @@ class AnswerCall:
     async def _attempt(
         self,
         session: aiohttp.ClientSession,
+        target: Target | None,
+        route: Route | None,
         reading: set[aiohttp.StreamReader],
         *,
         buffered: bool,
     ) -> AsyncIterator[str]:
-        options = self.options
+        if target is None:
+            options, request = self.options, self.request
+        else:
+            options, request = target.options, target.request
         state = self.state = AnswerState(
             stop=options.stop,
             max_tokens=options.max_tokens,
@@ -400,9 +476,11 @@ class AnswerCall:
         response: aiohttp.ClientResponse | None = None
         complete = False
         try:
-            response = await self._post(session, timeout, reading)
+            response = await self._post(session, options, request, timeout, reading)
             if session.closed:
                 raise _SessionClosed("the session was closed")
+            if route is not None and target is not None:
+                await route.answering(target)
             content_type = response.headers.get("Content-Type")
             if content_type and is_page_media_type(response.content_type):
                 page = await _read_bounded(response.content, _MAX_ERROR_BODY)
@@ -466,7 +544,8 @@ class AnswerCall:
                 else:
                     response.close()
 
-    def _body(self) -> aiohttp.BytesPayload:
+    @staticmethod
+    def _body(options: CallOptions, request: PreparedRequest) -> aiohttp.BytesPayload:
         """A freshly signed body, wrapped so that no frame's locals show it.
 
         The body holds the password in plain text. It is never bound to a
@@ -474,15 +553,15 @@ class AnswerCall:
         whose repr does not include its bytes.
         """
         return aiohttp.BytesPayload(
-            self.request.body(
-                time.time_ns() // 1_000_000, self.options.secret, self.options.password
-            ),
+            request.body(time.time_ns() // 1_000_000, options.secret, options.password),
             content_type="text/plain;charset=UTF-8",
         )
 
     async def _post(
         self,
         session: aiohttp.ClientSession,
+        options: CallOptions,
+        request: PreparedRequest,
         timeout: aiohttp.ClientTimeout,
         reading: set[aiohttp.StreamReader],
     ) -> aiohttp.ClientResponse:
@@ -493,12 +572,11 @@ class AnswerCall:
         posted again, signed afresh (at most `MAX_REDIRECTS` times); any other
         is an error.
         """
-        options = self.options
         url = options.url
         for _ in range(MAX_REDIRECTS + 1):
             response = await session.post(
                 url,
-                data=self._body(),
+                data=self._body(options, request),
                 headers=options.headers,
                 proxy=options.proxy,
                 timeout=timeout,

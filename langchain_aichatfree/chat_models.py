@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -35,6 +36,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     create_model,
+    field_validator,
     model_validator,
 )
 from typing_extensions import Self
@@ -45,17 +47,23 @@ from langchain_aichatfree._constants import (
     DEFAULT_CHUNK_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_WAIT,
     DEFAULT_MODEL,
     DEFAULT_MODELS,
+    DEFAULT_QUOTA_STORE,
     ENV_BASE_URL,
     ENV_DIALECT,
     ENV_PASSWORD,
+    ENV_QUOTA_STORE,
     ENV_SECRET,
     GENERATE_PATH,
     MAX_OUTPUT_TOKENS,
     PROVIDER,
+    RPM_WINDOW,
+    RPM_WINDOW_MARGIN,
     USER_AGENT,
 )
+from langchain_aichatfree._deployment import Deployment, public_url
 from langchain_aichatfree._json_answer import (
     JsonAnswerParser,
     ToolDictParser,
@@ -69,6 +77,8 @@ from langchain_aichatfree._protocol import (
     prepare_request,
     tokens_for_bytes,
 )
+from langchain_aichatfree._quota import store_from_url
+from langchain_aichatfree._router import Router, endpoints_for
 from langchain_aichatfree._settings import (
     BaseURL,
     Headers,
@@ -119,6 +129,7 @@ _CALL_KWARGS = frozenset(
         "timeout",
         "chunk_timeout",
         "max_retries",
+        "max_wait",
         "proxy",
         "connector",
         "stream",
@@ -192,6 +203,16 @@ class ChatAIChatFree(BaseChatModel):
             Follow redirects to the same site (never to another).
         verify_ssl: bool
             TLS certificate verification (on by default).
+
+    Key init args — pool of deployments:
+        deployments: list[Deployment] | None
+            Several deployments to route over, each with its declared quota
+            (replaces base_url, password, secret and dialect).
+        quota_store: str
+            Where cooldowns and budgets are shared: "memory" (this process) or
+            a Redis URL (every process naming it; env `AICHATFREE_QUOTA_STORE`).
+        max_wait: float
+            Seconds a call may wait for a deployment to come free (60).
 
     Instantiate:
         .. code-block:: python
@@ -364,7 +385,60 @@ class ChatAIChatFree(BaseChatModel):
     """Whether TLS certificates are verified. Turn off only for a self-hosted
     deployment with a certificate you trust but cannot verify."""
 
+    deployments: list[Deployment] | None = None
+    """Several deployments to route calls over (see `Deployment`): each call
+    goes to one that is neither cooling down after a rate limit nor out of its
+    declared budget, and fails over to another. When set, it replaces
+    `base_url`, `password`, `secret` and `dialect` (setting both is an error).
+    Unset, the one deployment those fields name is a pool of one, with the
+    same cooldowns."""
+
+    quota_store: str = Field(
+        default_factory=from_env(ENV_QUOTA_STORE, default=DEFAULT_QUOTA_STORE),
+        repr=False,
+        validate_default=True,
+    )
+    """Where cooldowns, budgets and probes are kept (env
+    `AICHATFREE_QUOTA_STORE`): ``"memory"`` (shared by every model in the
+    process) or a ``redis://``, ``rediss://`` or ``unix://`` URL (shared by
+    every process naming it; ``pip install langchain-aichatfree[redis]``)."""
+
+    rpm_window: float = Field(default=RPM_WINDOW, gt=0)
+    """The length, in seconds, of the window a `Deployment.rpm` counts (60: a
+    minute, as Gemini counts). Shrink it only to test against a `LocalServer`
+    whose `Quota` has a short window."""
+
+    max_wait: float = Field(default=DEFAULT_MAX_WAIT, ge=0)
+    """Seconds a call may wait for a deployment to come free (also per call).
+    Past it, `RateLimitError` with `retry_after` = seconds until the earliest
+    deployment frees."""
+
+    @field_validator("quota_store", mode="before")
+    @classmethod
+    def _default_quota_store(cls, value: Any) -> Any:
+        # A serialised model holds the store URL as a secret (it may carry the
+        # Redis password); loaded without it, the default applies.
+        if value is None:
+            return os.environ.get(ENV_QUOTA_STORE, DEFAULT_QUOTA_STORE)
+        return value
+
+    @field_validator("quota_store")
+    @classmethod
+    def _check_quota_store(cls, value: str) -> str:
+        if value != "memory" and urlsplit(value).scheme not in {
+            "redis",
+            "rediss",
+            "unix",
+        }:
+            msg = (
+                "quota_store must be 'memory' or a redis://, rediss:// or unix:// "
+                f"URL, got {public_url(value)!r}."
+            )
+            raise ValueError(msg)
+        return value
+
     _pool: SessionPool = PrivateAttr(default_factory=SessionPool)
+    _router: tuple[tuple[Any, ...], Router] | None = PrivateAttr(default=None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A setting changed later obeys the rule it obeyed at construction.
@@ -401,6 +475,24 @@ class ChatAIChatFree(BaseChatModel):
     def _default_model_for_dialect(self) -> Self:
         if "model" not in self.model_fields_set:
             self.model = DEFAULT_MODELS[self.dialect]
+        return self
+
+    @model_validator(mode="after")
+    def _check_deployments(self) -> Self:
+        if self.deployments is not None:
+            explicit = sorted(
+                {"base_url", "password", "secret", "dialect"} & self.model_fields_set
+            )
+            if explicit:
+                msg = (
+                    f"Set either deployments or {', '.join(explicit)}, not both: "
+                    "each Deployment has its own base_url, password, secret and "
+                    "dialect."
+                )
+                raise ValueError(msg)
+            if not self.deployments:
+                msg = "deployments must name at least one Deployment."
+                raise ValueError(msg)
         return self
 
     @classmethod
@@ -476,7 +568,8 @@ class ChatAIChatFree(BaseChatModel):
     @property
     def lc_secrets(self) -> dict[str, str]:
         """Fields that are secrets, and the env vars they come from."""
-        return {"password": ENV_PASSWORD}
+        # A Redis URL may carry the Redis password.
+        return {"password": ENV_PASSWORD, "quota_store": ENV_QUOTA_STORE}
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -487,7 +580,9 @@ class ChatAIChatFree(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {
             "model": self.model,
-            "base_url": self.base_url,
+            "base_url": self.base_url
+            if self.deployments is None
+            else [d.url for d in self.deployments],
             "dialect": self.dialect,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
@@ -561,19 +656,59 @@ class ChatAIChatFree(BaseChatModel):
         """The URL requests are posted to."""
         return self.base_url.rstrip("/") + GENERATE_PATH
 
-    def _headers(self) -> dict[str, str]:
-        parts = urlsplit(self.base_url)
+    def _headers(self, base_url: str | None = None) -> dict[str, str]:
+        base_url = self.base_url if base_url is None else base_url
+        parts = urlsplit(base_url)
         origin = f"{parts.scheme}://{parts.netloc}"
         headers = {
             "Content-Type": "text/plain;charset=UTF-8",
             "Accept": "*/*",
             "Origin": origin,
-            "Referer": self.base_url.rstrip("/") + "/",
+            "Referer": base_url.rstrip("/") + "/",
             "User-Agent": USER_AGENT,
         }
         if self.default_headers:
             headers.update(self.default_headers)
         return headers
+
+    def _get_router(self) -> Router:
+        """The model's pool and quota store, made on first use (no I/O).
+
+        Made again if a setting it depends on changed (a `model_copy` with an
+        update keeps the private attributes of the original).
+        """
+        key = (
+            self.deployments,
+            self.base_url,
+            self.password,
+            self.secret,
+            self.dialect,
+            self.default_headers,
+            self.quota_store,
+            self.rpm_window,
+        )
+        cached = self._router
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        implicit = self.deployments is None
+        deployments = self.deployments or [
+            Deployment(
+                base_url=self.base_url,
+                password=self.password,
+                secret=self.secret,
+                dialect=self.dialect,
+            )
+        ]
+        router = Router(
+            endpoints_for(deployments, self._headers, GENERATE_PATH),
+            store_from_url(
+                self.quota_store,
+                rpm_window=self.rpm_window * (1 + RPM_WINDOW_MARGIN),
+            ),
+            implicit=implicit,
+        )
+        self._router = (key, router)
+        return router
 
     def _prepare(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: Any
@@ -596,9 +731,10 @@ class ChatAIChatFree(BaseChatModel):
             raise TypeError(msg)
         temperature = call["temperature"]
         tools = _plan_tools(messages, kwargs, temperature)
+        router = self._get_router()
         request = prepare_request(
             messages,
-            dialect=self.dialect,
+            dialect=router.endpoints[0].deployment.dialect,
             temperature=temperature,
             instructions=tools.instructions if tools is not None else None,
         )
@@ -619,6 +755,8 @@ class ChatAIChatFree(BaseChatModel):
             follow_redirects=self.follow_redirects,
             verify_ssl=self.verify_ssl,
             dialect=self.dialect,
+            router=router,
+            max_wait=float(call["max_wait"]),
         )
         return request, options, call["model"], tools
 
@@ -643,11 +781,14 @@ class ChatAIChatFree(BaseChatModel):
     def _metadata(
         self, state: AnswerState, request: PreparedRequest, model: str
     ) -> tuple[dict[str, Any], UsageMetadata]:
-        response_metadata = {
+        response_metadata: dict[str, Any] = {
             "model_name": model,
             "finish_reason": state.finish_reason or "stop",
             "model_provider": PROVIDER,
         }
+        if state.deployment is not None:
+            response_metadata["deployment"] = state.deployment
+            response_metadata["routing"] = list(state.routing)
         input_tokens = tokens_for_bytes(request.input_text_bytes)
         output_tokens = tokens_for_bytes(state.text_bytes)
         usage = UsageMetadata(
@@ -1031,15 +1172,43 @@ class ChatAIChatFree(BaseChatModel):
             temperature=self.dialect == "chatgpt-demo",
         )
 
+    # -- quotas ---------------------------------------------------------------
+
+    async def aquota_status(self) -> list[dict[str, Any]]:
+        """The quota state of each deployment, as the store has it now.
+
+        Returns:
+            One dict per deployment, in the pool's order: ``base_url`` (no
+            credentials), ``quota_group``, ``cooling_until`` (epoch seconds, or
+            ``None``), ``reason`` (why it cools or is out), ``rpm_used`` and
+            ``rpd_used`` (requests counted in the current minute and day).
+        """
+        return await self._get_router().status()
+
+    def quota_status(self) -> list[dict[str, Any]]:
+        """`aquota_status` from synchronous code.
+
+        Returns:
+            One dict per deployment (see `aquota_status`).
+        """
+        return _sync.run(self.aquota_status())
+
     # -- lifecycle ------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the model's HTTP sessions (it stays usable: new calls reopen)."""
+        """Close the model's HTTP sessions (it stays usable: new calls reopen).
+
+        This loop's connections to a Redis quota store are closed too.
+        """
         await self._pool.aclose()
+        if self._router is not None:
+            await self._router[1].store.aclose()
 
     def close(self) -> None:
         """Close the model's HTTP sessions from synchronous code."""
         self._pool.close()
+        if self._router is not None:
+            _sync.run(self._router[1].store.aclose())
 
     async def __aenter__(self) -> Self:
         return self
@@ -1071,6 +1240,7 @@ _OVERRIDABLE: Final = (
     "timeout",
     "chunk_timeout",
     "max_retries",
+    "max_wait",
     "proxy",
     "stop",
 )

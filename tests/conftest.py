@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from langchain_aichatfree import _quota
 from langchain_aichatfree.testing import LocalServer
 from tests._redis import private_redis_server, redis_server, redis_session_server
 
@@ -73,3 +74,15 @@ def module_server(server_options: dict[str, Any]) -> Iterator[LocalServer]:
     """A started `LocalServer` shared by a module's tests (``server_options``)."""
     with LocalServer(**server_options) as started:
         yield started
+
+
+@pytest.fixture(autouse=True)
+def _fresh_quota_state() -> Iterator[None]:
+    """Every test starts with empty in-process quota stores.
+
+    Local servers get ports the system hands out again later: a cooldown one
+    test left on 127.0.0.1:PORT must not meet the next server on that port.
+    """
+    yield
+    with _quota._memory_lock:
+        _quota._memory_stores.clear()

@@ -441,10 +441,13 @@ async def test_max_tokens_sets_length(server: LocalServer) -> None:
 async def test_invoke_metadata_and_per_call_model(server: LocalServer) -> None:
     async with make(server) as model:
         answer = await model.ainvoke("hello there", model="gemini-2.0-flash")
+    # Issue 13 added which deployment answered, and the call's routing.
     assert answer.response_metadata == {
         "model_name": "gemini-2.0-flash",
         "finish_reason": "stop",
         "model_provider": "aichatfree",
+        "deployment": server.url,
+        "routing": [{"deployment": server.url, "outcome": "ok", "waited": 0.0}],
     }
     assert answer.usage_metadata == {
         "input_tokens": 3,

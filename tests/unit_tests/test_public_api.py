@@ -18,6 +18,7 @@ EXPORTED = [
     "ChatAIChatFree",
     "ClientClosedError",
     "DeadlineExceededError",
+    "Deployment",
     "DeploymentError",
     "InvalidRequestError",
     "NotFoundError",
