@@ -1,15 +1,17 @@
 """`Deployment`: one site a `ChatAIChatFree` pool can send a call to.
 
-Pure: validation (the same rules as `ChatAIChatFree`'s own fields, from
-`_settings`) and the names a deployment is known by, no I/O.
+Validation (the same rules as `ChatAIChatFree`'s own fields, from `_settings`)
+and the names a deployment is known by; the one piece of I/O, `from_site`, is
+the site probe's (`_site`), imported when used.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from typing_extensions import Self
 
 from langchain_aichatfree._settings import BaseURL, Password, Secret
 
@@ -78,3 +80,68 @@ class Deployment(BaseModel):
     def group(self) -> str:
         """The quota group: `quota_group`, else the URL without credentials."""
         return self.quota_group or self.url
+
+    @classmethod
+    def from_site(
+        cls, url: str, password: str | SecretStr | None = None, **fields: Any
+    ) -> Self:
+        """A deployment for a site's URL, its settings found there.
+
+        The same discovery as `ChatAIChatFree.from_site` (and ``aichatfree
+        probe``): the site's page and chat script give `dialect` and `secret`,
+        and its ``/api/auth`` (the only place the password is sent) says
+        whether `password` is needed and accepted. The probe uses the default
+        timeouts, verifies TLS and uses no proxy.
+
+        Args:
+            url: The site, e.g. ``"https://your.site"``.
+            password: The site password, if it has one.
+            **fields: The other fields (`rpm`, `rpd`, `quota_group`);
+                `base_url`, `dialect` and `secret` are found, not given.
+
+        Returns:
+            The deployment.
+
+        Raises:
+            SiteProbeError: The site is not a deployment of these web apps, or
+                its chat script or secret cannot be read.
+            AuthenticationError: A password is needed and none was given, or
+                the one given was refused.
+            APIConnectionError: The site could not be reached.
+        """
+        from langchain_aichatfree import _sync
+
+        return _sync.run(cls.afrom_site(url, password, **fields))
+
+    @classmethod
+    async def afrom_site(
+        cls, url: str, password: str | SecretStr | None = None, **fields: Any
+    ) -> Self:
+        """Async `from_site`.
+
+        Args:
+            url: The site, e.g. ``"https://your.site"``.
+            password: The site password, if it has one.
+            **fields: The other fields (see `from_site`).
+
+        Returns:
+            The deployment.
+        """
+        from langchain_aichatfree._constants import DEFAULT_CHUNK_TIMEOUT
+        from langchain_aichatfree._site import (
+            check_not_discovered,
+            probe_options,
+            site_fields,
+        )
+
+        check_not_discovered(fields)
+        given = {} if password is None else {"password": password}
+        draft = cls(base_url=url, **fields, **given)  # every field checked first
+        options = probe_options(
+            timeout=None,
+            chunk_timeout=DEFAULT_CHUNK_TIMEOUT,
+            verify_ssl=True,
+            proxy=None,
+        )
+        found = await site_fields(url, draft.password, options)
+        return cls(**fields, **found)

@@ -25,6 +25,7 @@ from langchain_aichatfree import (
     APITimeoutError,
     AuthenticationError,
     ChatAIChatFree,
+    Deployment,
     SiteProbeError,
 )
 from langchain_aichatfree._cli import main
@@ -604,3 +605,42 @@ def test_cli_password_flag_is_refused(run_main):
     result = run_main("http://127.0.0.1:1", "--password", PASSWORD)
     assert result.returncode == 2
     assert "process list" in result.stderr
+
+
+# -- Deployment.from_site -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["gemini", "chatgpt-demo"])
+async def test_deployment_afrom_site_finds_the_settings(dialect):
+    async with LocalServer(dialect=dialect, secret="k4", passwords=PASSWORD) as server:
+        deployment = await Deployment.afrom_site(
+            server.url, PASSWORD, rpm=7, quota_group="proj"
+        )
+        assert (deployment.base_url, deployment.dialect, deployment.secret) == (
+            server.url,
+            dialect,
+            "k4",
+        )
+        assert (deployment.rpm, deployment.quota_group) == (7, "proj")
+        assert deployment.password is not None
+        assert PASSWORD not in repr(deployment)
+        async with ChatAIChatFree(deployments=[deployment], max_retries=0) as model:
+            assert (await model.ainvoke("hi")).content == "Echo: hi"
+        # The probe asked no question: the one request to the API is ours.
+        assert len(server.requests) == 1
+
+
+def test_deployment_from_site_sync_and_its_refusals():
+    with LocalServer(secret="k5", passwords=PASSWORD) as server:
+        assert Deployment.from_site(server.url, PASSWORD).secret == "k5"
+        with pytest.raises(AuthenticationError):
+            Deployment.from_site(server.url)  # a password is needed
+        with pytest.raises(AuthenticationError):
+            Deployment.from_site(server.url, "wrong")
+        with pytest.raises(TypeError, match="secret"):
+            Deployment.from_site(server.url, PASSWORD, secret="x")
+        fetched = len(server.site_requests)
+        with pytest.raises(ValueError, match="rpm"):
+            Deployment.from_site(server.url, PASSWORD, rpm=0)
+        assert len(server.site_requests) == fetched  # refused before any fetch
+        assert server.requests == []  # the probe never asks a question
