@@ -121,20 +121,21 @@ from langchain_aichatfree._transport import AnswerCall, CallOptions, SessionPool
 _TOOL_KWARGS = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
 """Call keyword arguments that ask for emulated tools or a JSON answer."""
 
+_OVERRIDABLE: Final = (
+    "model",
+    "temperature",
+    "max_tokens",
+    "timeout",
+    "chunk_timeout",
+    "max_retries",
+    "max_wait",
+    "proxy",
+    "stop",
+)
+"""Fields a single call may override with a keyword argument of the same name."""
+
 _CALL_KWARGS = frozenset(
-    {
-        "model",
-        "temperature",
-        "max_tokens",
-        "timeout",
-        "chunk_timeout",
-        "max_retries",
-        "max_wait",
-        "proxy",
-        "connector",
-        "stream",
-        *_TOOL_KWARGS,
-    }
+    {*_OVERRIDABLE, "connector", "stream", *_TOOL_KWARGS} - {"stop"}
 )
 """Keyword arguments a single call accepts (besides `stop`)."""
 
@@ -1232,19 +1233,6 @@ class ChatAIChatFree(BaseChatModel):
     ) -> None:
         self.close()
 
-
-_OVERRIDABLE: Final = (
-    "model",
-    "temperature",
-    "max_tokens",
-    "timeout",
-    "chunk_timeout",
-    "max_retries",
-    "max_wait",
-    "proxy",
-    "stop",
-)
-"""Fields a single call may override with a keyword argument of the same name."""
 
 _OWN_FIELDS: Final = frozenset(ChatAIChatFree.model_fields) - frozenset(
     BaseChatModel.model_fields
