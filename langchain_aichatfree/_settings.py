@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping
 from typing import Annotated, Final
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, Strict
 
 from langchain_aichatfree._constants import DEFAULT_BASE_URL, ENV_PASSWORD
 
@@ -218,16 +218,18 @@ PositiveInt = Annotated[int, Field(ge=1, strict=True)]
 Temperature = Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False, strict=True)]
 ModelName = Annotated[str, Field(min_length=1, strict=True)]
 StopSequences = Annotated[list[str] | None, AfterValidator(_check_stop)]
+# `Strict()`, not `Field(strict=True)`: pydantic 2.7 cannot merge a
+# `Field` in the type with a field's own `Field(default_factory=...)`.
 BaseURL = Annotated[
     str,
-    Field(strict=True),
+    Strict(),
     AfterValidator(check_base_url),
     BeforeValidator(_hide_credentials),
 ]
 ProxyURL = Annotated[
     str | None, AfterValidator(check_proxy), BeforeValidator(_hide_credentials)
 ]
-Secret = Annotated[str, Field(strict=True), AfterValidator(_check_secret)]
+Secret = Annotated[str, Strict(), AfterValidator(_check_secret)]
 Password = Annotated[
     SecretStr | None, AfterValidator(_check_password), BeforeValidator(_as_secret)
 ]
