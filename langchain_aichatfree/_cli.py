@@ -438,14 +438,7 @@ def _add_client_options(
         metavar="KEY",
         help=f"the deployment's public signing key (default: ${ENV_SECRET}, else none)",
     )
-    group.add_argument(
-        "--ask-password",
-        action="store_true",
-        help=f"type the site password at a hidden prompt (else ${ENV_PASSWORD})",
-    )
-    group.add_argument(
-        "--password", action=_RefusePassword, nargs="?", help=argparse.SUPPRESS
-    )
+    _add_password_arguments(group)
     group.add_argument(
         "--dialect",
         choices=("gemini", "chatgpt-demo"),
@@ -1227,6 +1220,18 @@ _CHECK_QUESTION: Final = "Reply with the single word OK."
 """The one tiny question ``probe --check`` sends."""
 
 
+def _add_password_arguments(parser: Any) -> None:
+    """``--ask-password``, and a ``--password`` that is refused (process lists)."""
+    parser.add_argument(
+        "--ask-password",
+        action="store_true",
+        help=f"type the site password at a hidden prompt (else ${ENV_PASSWORD})",
+    )
+    parser.add_argument(
+        "--password", action=_RefusePassword, nargs="?", help=argparse.SUPPRESS
+    )
+
+
 def _add_probe_parser(commands: Any) -> None:
     probe = commands.add_parser(
         "probe",
@@ -1256,14 +1261,7 @@ def _add_probe_parser(commands: Any) -> None:
             "site's quota; carries the password, if any)"
         ),
     )
-    probe.add_argument(
-        "--ask-password",
-        action="store_true",
-        help=f"type the site password at a hidden prompt (else ${ENV_PASSWORD})",
-    )
-    probe.add_argument(
-        "--password", action=_RefusePassword, nargs="?", help=argparse.SUPPRESS
-    )
+    _add_password_arguments(probe)
     probe.add_argument(
         "--timeout",
         type=_positive_float,
