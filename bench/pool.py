@@ -20,8 +20,9 @@ Figures (written to ``bench/results/pool-<date>-<time>.md``):
   before the pool (a path given with --before), in alternating processes; and
   the pool of one with the Redis store. Also Redis commands per call.
 * ``restart``: the Redis pool batch with Redis stopped a third of the way in and
-  started again (same port, empty) at two thirds: calls completed and failed, and
-  how long after the restart the workers share state in Redis again.
+  started again (same port, empty) at two thirds, counted from the moment every
+  worker runs: calls completed and failed, each worker's outage warnings, and
+  how long after the restart each worker's store shares its state again.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -78,9 +81,27 @@ def _make_model(mode: str, urls: list[str], store: str) -> Any:
     )
 
 
+class _StoreEvents(logging.Handler):
+    """The quota store's outage and resume, as (time, "down" | "up") pairs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.events: list[tuple[float, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = str(record.msg)
+        if message.startswith("The Redis quota store"):
+            state = "down" if record.levelno >= logging.WARNING else "up"
+            self.events.append((record.created, state))
+
+
 async def _work(mode: str, urls: list[str], store: str, calls: int) -> dict[str, Any]:
     from langchain_aichatfree import RateLimitError
 
+    store_log = _StoreEvents()
+    package_log = logging.getLogger("langchain_aichatfree")
+    package_log.addHandler(store_log)
+    package_log.setLevel(min(package_log.getEffectiveLevel(), logging.INFO))
     model = _make_model(mode, urls, store)
     done: list[float] = []
     errors: dict[str, int] = {}
@@ -103,16 +124,37 @@ async def _work(mode: str, urls: list[str], store: str, calls: int) -> dict[str,
 
     ready = time.time()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return {"ready": ready, "done": done, "limited": limited, "errors": errors}
+    return {
+        "ready": ready,
+        "done": done,
+        "limited": limited,
+        "errors": errors,
+        "store_events": store_log.events,
+    }
 
 
 def worker_main(argv: list[str]) -> None:
     mode, urls, store, calls = json.loads(argv[0])
+    import langchain_aichatfree.chat_models  # noqa: F401 - imported before "ready"
+
+    ready_dir = os.environ.get("BENCH_POOL_READY_DIR")
+    if ready_dir:  # the restart figure's clock starts when every worker runs
+        Path(ready_dir, str(os.getpid())).touch()
+    if os.environ.get("BENCH_POOL_LOG"):  # every record of the package, stamped
+        logging.basicConfig(
+            level=logging.INFO,
+            format=f"%(created).3f worker {os.getpid()} %(levelname)s %(message)s",
+        )
     print(json.dumps(asyncio.run(_work(mode, urls, store, calls))), flush=True)
 
 
 def _run_workers(
-    mode: str, urls: list[str], store: str, calls: int, workers: int = WORKERS
+    mode: str,
+    urls: list[str],
+    store: str,
+    calls: int,
+    workers: int = WORKERS,
+    ready_dir: str | None = None,
 ) -> list[dict[str, Any]]:
     share = [
         calls // workers + (1 if i < calls % workers else 0) for i in range(workers)
@@ -128,6 +170,7 @@ def _run_workers(
             ],
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, "BENCH_POOL_READY_DIR": ready_dir or ""},
         )
         for n in share
     ]
@@ -324,48 +367,66 @@ def overhead(redis_url: str, before: Path | None, rounds: int) -> dict[str, Any]
 
 
 def restart(redis: Any, calls: int) -> dict[str, Any]:
-    with _deployments() as servers:
+    with _deployments() as servers, tempfile.TemporaryDirectory() as ready_dir:
         urls = [s.url for s in servers]
         expected = calls / (RPM * DEPLOYMENTS / WINDOW)  # seconds at full use
         events: dict[str, float] = {}
 
         def chaos() -> None:
+            # The clock starts when every worker has imported and runs (on a
+            # busy machine that can take longer than the whole batch).
+            while len(os.listdir(ready_dir)) < WORKERS:
+                time.sleep(0.05)
+            events["ready"] = time.time()
             time.sleep(expected / 3)
             redis.stop()
             events["stopped"] = time.time()
             time.sleep(expected / 3)
             redis.start()
             events["started"] = time.time()
-            while time.time() - events["started"] < 30:
-                if int(redis.command("DBSIZE").lstrip(":") or 0) > 0:
-                    events["shared"] = time.time()
-                    return
-                time.sleep(0.05)
 
-        thread = threading.Thread(target=chaos)
-        start = time.time()
+        thread = threading.Thread(target=chaos, daemon=True)
         thread.start()
-        results = _run_workers("pool", urls, redis.url, calls)
-        thread.join()
+        results = _run_workers("pool", urls, redis.url, calls, ready_dir=ready_dir)
+        thread.join(timeout=5)
         refused = sum(s.quota.refused for s in servers)
     done = sum(len(r["done"]) for r in results)
     limited = sum(r["limited"] for r in results)
     errors = sum(sum(r["errors"].values()) for r in results)
+    started = events.get("started")
+    downs = [[t for t, e in r["store_events"] if e == "down"] for r in results]
+    ups = [[t for t, e in r["store_events"] if e == "up"] for r in results]
+    # How long after the restart each worker shared its state in Redis again
+    # (its store logged "answers again"); None for one that never did.
+    resumed = [
+        round(min(t for t in up if t >= started) - started, 2)
+        if started is not None and any(t >= started for t in up)
+        else None
+        for up in ups
+    ]
+    # A worker whose calls were all answered before Redis came back has nothing
+    # to share: its figure is None, and its last answer shows why.
+    last = [
+        round(max(r["done"]) - started, 2) if started and r["done"] else None
+        for r in results
+    ]
     return {
         "calls": calls,
         "completed": done,
         "limited": limited,
         "errors": errors,
         "refused": refused,
+        "last_answer_after_restart": last,
         "seconds": round(
-            max((t for r in results for t in r["done"]), default=start) - start, 1
+            max((t for r in results for t in r["done"]), default=events["ready"])
+            - events["ready"],
+            1,
         ),
-        "down_for": round(events["started"] - events["stopped"], 1),
-        "resumed_after": (
-            round(events["shared"] - events["started"], 2)
-            if "shared" in events
-            else None
+        "down_for": (
+            round(started - events["stopped"], 1) if started is not None else None
         ),
+        "outage_warnings": [len(d) for d in downs],
+        "resumed_after": resumed,
     }
 
 
@@ -433,8 +494,12 @@ def report(figures: dict[str, Any]) -> str:
             f"- {r['completed']}/{r['calls']} completed in {r['seconds']} s; "
             f"{r['errors']} failed, {r['limited']} rate-limit errors seen by callers; "
             f"servers' rate limits: {r['refused']}",
-            f"- Redis down for {r['down_for']} s; after the restart the workers "
-            f"shared state in Redis again within {r['resumed_after']} s",
+            f"- Redis down for {r['down_for']} s (stopped a third of the way in, "
+            "counted from the moment every worker ran); outage warnings per worker: "
+            f"{r['outage_warnings']}; each worker shared its state in Redis again "
+            f"{r['resumed_after']} s after the restart (its store's 'answers again'; "
+            "None: no call of the worker's touched the store after the restart, its "
+            f"last answer came {r['last_answer_after_restart']} s after it)",
             "",
         ]
     return "\n".join(lines)
