@@ -292,7 +292,7 @@ def test_every_error_is_built_in_errors_py() -> None:
     )
     pattern = re.compile(rf"(?<![\w.])(?:{names})\(")
     for path in package.rglob("*.py"):
-        if path.name == "errors.py":
+        if path.parent.name == "errors":  # the errors package builds them
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if line.lstrip().startswith(("#", "class ")):
