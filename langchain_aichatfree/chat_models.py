@@ -78,7 +78,9 @@ from langchain_aichatfree._protocol import (
     tokens_for_bytes,
 )
 from langchain_aichatfree._quota import store_from_url
+from langchain_aichatfree._retrying_call import RetryingCall
 from langchain_aichatfree._router import Router, endpoints_for
+from langchain_aichatfree._sessions import SessionPool
 from langchain_aichatfree._settings import (
     BaseURL,
     Headers,
@@ -116,7 +118,7 @@ from langchain_aichatfree._tool_setup import (
     response_format_from_schema,
     tool_name,
 )
-from langchain_aichatfree._transport import AnswerCall, CallOptions, SessionPool
+from langchain_aichatfree._transport import CallOptions
 
 _TOOL_KWARGS = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
 """Call keyword arguments that ask for emulated tools or a JSON answer."""
@@ -810,7 +812,7 @@ class ChatAIChatFree(BaseChatModel):
             async for chunk in self._aiter_tool_chunks(request, options, model, tools):
                 yield chunk
             return
-        call = AnswerCall(self._pool, request, options)
+        call = RetryingCall(self._pool, request, options)
         async for piece in call.stream():
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
         response_metadata, usage = self._metadata(call.state, request, model)
@@ -891,7 +893,7 @@ class ChatAIChatFree(BaseChatModel):
                 usage_metadata=usage,
             )
         else:
-            state = await AnswerCall(self._pool, request, options).collect()
+            state = await RetryingCall(self._pool, request, options).collect()
             response_metadata, usage = self._metadata(state, request, model)
             message = AIMessage(
                 content=state.text,
@@ -931,7 +933,7 @@ class ChatAIChatFree(BaseChatModel):
             )
             yield _last_tool_chunk(answer, answer.content, metadata, usage)
             return
-        call = AnswerCall(self._pool, request, options)
+        call = RetryingCall(self._pool, request, options)
         readers: list[ToolAnswerReader] = []
 
         def new_reader() -> Callable[[str], str]:
@@ -964,7 +966,7 @@ class ChatAIChatFree(BaseChatModel):
         `tool_call_missing` if it still makes no required call).
         """
         setup = tools.setup
-        state = await AnswerCall(self._pool, request, options).collect()
+        state = await RetryingCall(self._pool, request, options).collect()
         answer = parse_answer(state.text, setup)
         metadata, usage = self._metadata(state, request, model)
         if setup.requires_call and not answer.satisfies(setup):
@@ -976,7 +978,7 @@ class ChatAIChatFree(BaseChatModel):
             )
             if options.rate_limiter is not None:  # a new request, like any other
                 await options.rate_limiter.aacquire(blocking=True)
-            state = await AnswerCall(self._pool, retry, options).collect()
+            state = await RetryingCall(self._pool, retry, options).collect()
             answer = parse_answer(state.text, setup)
             metadata, retry_usage = self._metadata(state, retry, model)
             usage = add_usage(usage, retry_usage)

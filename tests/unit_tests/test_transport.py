@@ -1,202 +1,44 @@
-"""`_transport`'s pure parts and the session pool, without a network.
-
-`retry_delay` is a table. The pool is exercised on real event loops: making an
-aiohttp session opens no socket, so what is checked here is only when each
-session is closed (the sockets, and the calls through them, are the
-integration tests' business).
-"""
+"""`_transport`'s parts that need no network: origins, and a closed session."""
 
 from __future__ import annotations
 
-import asyncio
-import copy
-import gc
-import pickle
-import random
-import threading
-
 import aiohttp
 import pytest
+from langchain_core.messages import HumanMessage
 
-from langchain_aichatfree._constants import (
-    INITIAL_RETRY_DELAY,
-    MAX_HINTED_RETRY_DELAY,
-    MAX_RETRY_DELAY,
-    RETRY_JITTER,
-)
-from langchain_aichatfree._transport import SessionPool, retry_delay
-from langchain_aichatfree.errors import (
-    AIChatFreeError,
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    RateLimitError,
-)
+from langchain_aichatfree._protocol import prepare_request
+from langchain_aichatfree._stream import AnswerState
+from langchain_aichatfree._transport import CallOptions, _same_origin, stream_answer
+from langchain_aichatfree.errors import ClientClosedError
 
-# -- retry_delay ----------------------------------------------------------------
-
-BACKOFF = [
-    # (attempt that failed, error, random() value, delay)
-    (0, APIError("x"), 0.0, INITIAL_RETRY_DELAY),
-    (1, APIError("x"), 0.0, INITIAL_RETRY_DELAY * 2),
-    (2, APIConnectionError("x"), 0.0, INITIAL_RETRY_DELAY * 4),
-    (3, APITimeoutError("x"), 0.0, INITIAL_RETRY_DELAY * 8),
-    (4, APIError("x"), 0.0, MAX_RETRY_DELAY),  # 8 s: the cap
-    (10, APIError("x"), 0.0, MAX_RETRY_DELAY),
-    (60, APIError("x"), 0.0, MAX_RETRY_DELAY),  # no overflow far out
-    (0, APIError("x"), 1.0, INITIAL_RETRY_DELAY * (1 - RETRY_JITTER)),
-    (4, APIError("x"), 0.5, MAX_RETRY_DELAY * (1 - RETRY_JITTER / 2)),
-    (0, RateLimitError("x"), 0.0, INITIAL_RETRY_DELAY),  # no hint: backoff
-    (2, RateLimitError("x"), 1.0, INITIAL_RETRY_DELAY * 4 * (1 - RETRY_JITTER)),
+ORIGINS = [
+    ("https://a.example/api/generate", "https://a.example/v2/api/generate", True),
+    ("https://a.example/x", "http://a.example/x", False),
+    ("https://a.example/x", "https://b.example/x", False),
+    ("http://127.0.0.1:8000/x", "http://127.0.0.1:8000/y?z=1", True),
+    ("http://127.0.0.1:8000/x", "http://127.0.0.1:8001/x", False),
 ]
 
 
-@pytest.mark.parametrize(("attempt", "error", "draw", "expected"), BACKOFF)
-def test_backoff_doubles_to_a_cap_less_jitter(
-    monkeypatch: pytest.MonkeyPatch,
-    attempt: int,
-    error: AIChatFreeError,
-    draw: float,
-    expected: float,
-) -> None:
-    monkeypatch.setattr(random, "random", lambda: draw)
-    assert retry_delay(attempt, error) == pytest.approx(expected)
+@pytest.mark.parametrize(("a", "b", "same"), ORIGINS)
+def test_same_origin_is_scheme_host_and_port(a: str, b: str, same: bool) -> None:
+    assert _same_origin(a, b) is same
+    assert _same_origin(b, a) is same
 
 
-HINTS = [
-    # (retry_after hinted by the server, delay)
-    (0.0, 0.0),
-    (0.05, 0.05),
-    (2.5, 2.5),
-    (47.0, 47.0),  # longer than any backoff, still honoured
-    (MAX_HINTED_RETRY_DELAY, MAX_HINTED_RETRY_DELAY),
-    (MAX_HINTED_RETRY_DELAY + 0.001, None),  # not waited for: raised at once
-    (3600.0, None),
-]
-
-
-@pytest.mark.parametrize(("hint", "expected"), HINTS)
-@pytest.mark.parametrize("attempt", [0, 5])
-def test_a_hint_is_honoured_within_its_bound(
-    hint: float, expected: float | None, attempt: int
-) -> None:
-    error = RateLimitError("slow down", retry_after=hint)
-    assert retry_delay(attempt, error) == expected
-
-
-def test_jitter_stays_within_its_band() -> None:
-    for attempt in range(6):
-        ceiling = min(INITIAL_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY)
-        for _ in range(200):
-            delay = retry_delay(attempt, APIError("x"))
-            assert delay is not None
-            assert ceiling * (1 - RETRY_JITTER) <= delay <= ceiling
-
-
-# -- the session pool -------------------------------------------------------------
-
-
-def test_one_session_per_loop_reused_and_closed_by_aclose() -> None:
-    pool = SessionPool()
-
-    async def use() -> aiohttp.ClientSession:
-        first = await pool.session()
-        assert await pool.session() is first
-        await pool.aclose()
-        assert first.closed
-        again = await pool.session()  # a new one after closing
-        assert again is not first
-        await pool.aclose()
-        return again
-
-    assert asyncio.run(use()).closed
-
-
-def test_the_loop_ending_closes_its_session() -> None:
-    pool = SessionPool()
-
-    async def use() -> aiohttp.ClientSession:
-        return await pool.session()
-
-    session = asyncio.run(use())  # shutdown_asyncgens closes the keeper
-    assert session.closed
-
-
-def test_close_from_sync_code_closes_a_running_loops_session() -> None:
-    pool = SessionPool()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        session = asyncio.run_coroutine_threadsafe(pool.session(), loop).result(5)
-        assert not session.closed
-        pool.close()
-        assert session.closed
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
-
-
-def test_close_after_the_loop_stopped_still_closes_the_session() -> None:
-    pool = SessionPool()
-    loop = asyncio.new_event_loop()
-    session = loop.run_until_complete(pool.session())
-    pool.close()  # the loop is not running: closed synchronously
-    assert session.closed
-    loop.close()
-
-
-def test_a_closed_loops_session_is_pruned_on_next_use() -> None:
-    pool = SessionPool()
-    loop = asyncio.new_event_loop()
-    stale = loop.run_until_complete(pool.session())
-    loop.close()
-
-    async def use() -> aiohttp.ClientSession:
-        fresh = await pool.session()
-        await pool.aclose()
-        return fresh
-
-    assert asyncio.run(use()) is not stale
-    assert stale.closed
-
-
-def test_garbage_collecting_the_pool_closes_its_sessions() -> None:
-    pool = SessionPool()
-    loop = asyncio.new_event_loop()
-    session = loop.run_until_complete(pool.session())
-    del pool
-    gc.collect()
-    assert session.closed
-    loop.close()
-
-
-def test_aclose_schedules_other_loops_sessions() -> None:
-    pool = SessionPool()
-    other = asyncio.new_event_loop()
-    elsewhere = other.run_until_complete(pool.session())
-
-    async def use() -> aiohttp.ClientSession:
-        here = await pool.session()
-        await pool.aclose()
-        return here
-
-    assert asyncio.run(use()).closed
-    assert elsewhere.closed  # its loop was not running: closed at once
-    other.close()
-
-
-@pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy, pickle.dumps])
-def test_a_copied_pool_starts_empty(duplicate: object) -> None:
-    pool = SessionPool()
-    loop = asyncio.new_event_loop()
-    session = loop.run_until_complete(pool.session())
-    copied = duplicate(pool)  # type: ignore[operator]
-    if isinstance(copied, bytes):
-        copied = pickle.loads(copied)
-    assert isinstance(copied, SessionPool)
-    assert copied._sessions == {}
-    pool.close()
-    assert session.closed
-    loop.close()
+async def test_an_attempt_on_a_closed_session_sends_nothing() -> None:
+    session = aiohttp.ClientSession()
+    await session.close()
+    options = CallOptions(
+        url="http://127.0.0.1:1/api/generate",
+        headers={},
+        secret="",
+        password=None,
+        timeout=None,
+        chunk_timeout=None,
+        max_retries=0,
+    )
+    request = prepare_request([HumanMessage("hi")], dialect="gemini")
+    with pytest.raises(ClientClosedError, match="before the first byte"):
+        async for _ in stream_answer(session, options, request, AnswerState(), set()):
+            pass
