@@ -25,13 +25,14 @@ from langchain_aichatfree._constants import (
     RETRY_JITTER,
 )
 from langchain_aichatfree._protocol import PreparedRequest
+from langchain_aichatfree._route_choice import backs_off
 from langchain_aichatfree._sessions import SessionPool
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree._transport import CallOptions, stream_answer
 from langchain_aichatfree.errors import AIChatFreeError, RateLimitError
 
 if TYPE_CHECKING:
-    from langchain_aichatfree._router import Route, Target
+    from langchain_aichatfree._route import Route, Target
 
 __all__ = ["RetryingCall", "retry_delay"]
 
@@ -193,7 +194,7 @@ class RetryingCall:
         else:
             if retries == options.max_retries:
                 raise error
-            if route is not None and not route.backs_off(error):
+            if route is not None and not backs_off(error):
                 logger.info(
                     "Retrying AIChatFree request when a deployment is free "
                     "(attempt %d of %d): %s",
