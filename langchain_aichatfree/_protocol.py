@@ -1,61 +1,32 @@
 """The wire protocol as pure functions: no I/O, no clock, no network.
 
-LangChain messages become the payload the server accepts (one small builder per
-dialect), the payload is signed, and the server's error texts are classified.
+A conversation becomes the request a deployment accepts, per dialect
+(`prepare_request`, from the turns of `_turns`), signed afresh for every
+attempt (`generate_signature`); the token estimates, and which 200s are pages,
+not answers. The upstream's error texts are read in `_upstream_text`.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from langchain_core.messages import (
-    AIMessage,
-    BaseMessage,
-    ChatMessage,
-    FunctionMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
-)
+from langchain_core.messages import BaseMessage
 from pydantic import SecretStr
 
-from langchain_aichatfree._constants import (
-    CHARS_PER_TOKEN,
-    LEADING_USER_TURN,
-    SYSTEM_PREFIX,
-    SYSTEM_SUFFIX,
+from langchain_aichatfree._constants import CHARS_PER_TOKEN
+from langchain_aichatfree._turns import (
+    Role,
+    convert_messages_to_openai_turns,
+    convert_messages_to_turns,
 )
-from langchain_aichatfree._tool_prompt import render_envelope
 
 Dialect = Literal["gemini", "chatgpt-demo"]
 _Source = tuple[Sequence[BaseMessage], "float | None", "str | None"]
 """A conversation, its temperature and its instructions: a request's inputs."""
-Role = Literal["system", "user", "model"]
-
-_TEXT_BLOCK_TYPES: Final = frozenset({"text", "text-plain"})
-"""Content blocks whose `text` is sent."""
-
-_SKIPPED_BLOCK_TYPES: Final = frozenset(
-    {"reasoning", "thinking", "tool_call", "tool_use", "function_call"}
-)
-"""Blocks of a model turn that carry no answer text (tool calls travel apart)."""
-
-_CHAT_ROLES: Final[dict[str, Role]] = {
-    "user": "user",
-    "human": "user",
-    "assistant": "model",
-    "ai": "model",
-    "model": "model",
-    "system": "system",
-    "developer": "system",
-}
-"""`ChatMessage.role` values we understand."""
 
 
 def generate_signature(time_ms: int, text: str, secret: str = "") -> str:
@@ -75,198 +46,6 @@ def generate_signature(time_ms: int, text: str, secret: str = "") -> str:
         'b1ee74e587ce0ea68a55c8139688818b8f19d9f81db86c10dcd96d2bab297731'
     """
     return hashlib.sha256(f"{time_ms}:{text}:{secret}".encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One turn of the conversation as the server sees it."""
-
-    role: Role
-    text: str
-
-
-def _block_text(block: str | dict[str, Any], *, role: Role, index: int) -> str:
-    if isinstance(block, str):
-        return block
-    block_type = block.get("type")
-    if block_type in _TEXT_BLOCK_TYPES and isinstance(block.get("text"), str):
-        return str(block["text"])
-    if role == "model" and block_type in _SKIPPED_BLOCK_TYPES:
-        return ""
-    msg = (
-        f"Message {index} has a content block of type {block_type!r}; AIChatFree "
-        "accepts text only (the server silently drops images and files). Remove "
-        "the block or describe it in text."
-    )
-    raise ValueError(msg)
-
-
-def _convert_content_to_text(
-    content: str | list[str | dict[str, Any]], *, role: Role, index: int
-) -> str:
-    """Join a message's text blocks with "" (as `BaseMessage.text` does)."""
-    if isinstance(content, str):
-        return content
-    return "".join(_block_text(block, role=role, index=index) for block in content)
-
-
-def _render_tool_calls(message: AIMessage) -> str:
-    """Write a model turn's tool calls as the JSON envelope the model produces."""
-    return render_envelope(message.tool_calls)
-
-
-def _render_tool_result(message: ToolMessage | FunctionMessage, text: str) -> str:
-    if isinstance(message, ToolMessage):
-        label = "Tool error" if message.status == "error" else "Tool result"
-        name = f" {message.name}" if message.name else ""
-        return f"[{label}{name} (call {message.tool_call_id})]\n{text}"
-    return f"[Tool result {message.name}]\n{text}"
-
-
-def _convert_message_to_turn(message: BaseMessage, index: int) -> Turn:
-    """Map one LangChain message to a role and its text."""
-    role: Role
-    if isinstance(message, SystemMessage):
-        role = "system"
-    elif isinstance(message, HumanMessage):
-        role = "user"
-    elif isinstance(message, AIMessage):
-        role = "model"
-    elif isinstance(message, (ToolMessage, FunctionMessage)):
-        role = "user"
-    elif isinstance(message, ChatMessage):
-        mapped = _CHAT_ROLES.get(message.role.lower())
-        if mapped is None:
-            msg = (
-                f"Message {index} has role {message.role!r}; use one of "
-                f"{sorted(_CHAT_ROLES)}."
-            )
-            raise ValueError(msg)
-        role = mapped
-    else:
-        msg = f"Message {index} is a {type(message).__name__}, which cannot be sent."
-        raise ValueError(msg)
-
-    text = _convert_content_to_text(message.content, role=role, index=index)
-    if isinstance(message, AIMessage) and message.tool_calls:
-        envelope = _render_tool_calls(message)
-        text = f"{text}\n{envelope}" if text else envelope
-    elif isinstance(message, (ToolMessage, FunctionMessage)):
-        text = _render_tool_result(message, text)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        msg = (
-            f"Message {index} contains an unpaired surrogate at position {e.start}, "
-            "which cannot be sent as UTF-8."
-        )
-        raise ValueError(msg) from None
-    return Turn(role, text)
-
-
-def _merge_same_role_turns(turns: Sequence[Turn]) -> list[Turn]:
-    """Join consecutive turns of one role with a blank line; never drop one."""
-    merged: list[Turn] = []
-    for turn in turns:
-        if merged and merged[-1].role == turn.role:
-            merged[-1] = Turn(turn.role, f"{merged[-1].text}\n\n{turn.text}")
-        else:
-            merged.append(turn)
-    return merged
-
-
-def _fold_system_into_first_user_turn(
-    system_texts: Sequence[str], turns: list[Turn]
-) -> list[Turn]:
-    """Prefix the first user turn with the delimited system instructions."""
-    if not system_texts:
-        return turns
-    system = "\n\n".join(system_texts)
-    first = turns[0]
-    turns[0] = Turn("user", f"{SYSTEM_PREFIX}{system}{SYSTEM_SUFFIX}{first.text}")
-    return turns
-
-
-def _check_last_turn(turns: Sequence[Turn], last_message: BaseMessage | None) -> None:
-    if not turns or turns[-1].role != "user":
-        what = type(last_message).__name__ if last_message is not None else "nothing"
-        msg = (
-            "The conversation must end with a user message (HumanMessage or "
-            f"ToolMessage); it ends with {what}. AIChatFree only answers a user turn."
-        )
-        raise ValueError(msg)
-    if not turns[-1].text.strip():
-        msg = "The last user message is empty; AIChatFree rejects empty text."
-        raise ValueError(msg)
-
-
-def convert_messages_to_turns(
-    messages: Sequence[BaseMessage], *, instructions: str | None = None
-) -> list[Turn]:
-    """Normalise a LangChain conversation into turns the Gemini dialect accepts.
-
-    System text is folded into the first user turn; consecutive turns of one role
-    are merged; a history that would start with the model gets a neutral user
-    turn first; empty turns before the last are skipped (the upstream rejects
-    empty text and they carry nothing).
-
-    Args:
-        messages: The conversation.
-        instructions: Further system text (tool instructions), folded in after
-            the conversation's own.
-
-    Returns:
-        Alternating `user`/`model` turns starting and ending with `user`.
-
-    Raises:
-        ValueError: For anything the server would reject or silently drop.
-    """
-    system_texts: list[str] = []
-    turns: list[Turn] = []
-    for index, message in enumerate(messages):
-        turn = _convert_message_to_turn(message, index)
-        if turn.role == "system":
-            if turn.text:
-                system_texts.append(turn.text)
-        elif turn.text or index == len(messages) - 1:
-            turns.append(turn)
-    turns = _merge_same_role_turns(turns)
-    _check_last_turn(turns, messages[-1] if messages else None)
-    if turns[0].role == "model":
-        turns.insert(0, Turn("user", LEADING_USER_TURN))
-    if instructions:
-        system_texts.append(instructions)
-    return _fold_system_into_first_user_turn(system_texts, turns)
-
-
-def convert_messages_to_openai_turns(
-    messages: Sequence[BaseMessage], *, instructions: str | None = None
-) -> list[Turn]:
-    """Normalise a conversation for the chatgpt-demo dialect (native system role).
-
-    Args:
-        messages: The conversation.
-        instructions: Further system text (tool instructions), appended to the
-            leading system message, or sent as one if there is none.
-
-    Returns:
-        Non-empty turns in order, ending with a non-empty user turn.
-
-    Raises:
-        ValueError: For anything the server would reject or silently drop.
-    """
-    turns: list[Turn] = []
-    for index, message in enumerate(messages):
-        turn = _convert_message_to_turn(message, index)
-        if turn.text or index == len(messages) - 1:
-            turns.append(turn)
-    _check_last_turn(turns, messages[-1] if messages else None)
-    if instructions:
-        if turns[0].role == "system":
-            turns[0] = Turn("system", f"{turns[0].text}\n\n{instructions}")
-        else:
-            turns.insert(0, Turn("system", instructions))
-    return turns
 
 
 _OPENAI_ROLES: Final[dict[Role, str]] = {
@@ -351,39 +130,6 @@ class PreparedRequest:
         ).encode()
 
 
-def _build_gemini_request(
-    messages: Sequence[BaseMessage],
-    temperature: float | None,
-    instructions: str | None,
-) -> PreparedRequest:
-    # The deployment fixes the generation settings: temperature is not sent.
-    turns = convert_messages_to_turns(messages, instructions=instructions)
-    return PreparedRequest(
-        messages=[{"role": t.role, "parts": [{"text": t.text}]} for t in turns],
-        signed_text=turns[-1].text,
-        extra={},
-        input_text_bytes=sum(len(t.text.encode()) for t in turns),
-        dialect="gemini",
-        source=(messages, temperature, instructions),
-    )
-
-
-def _build_chatgpt_demo_request(
-    messages: Sequence[BaseMessage],
-    temperature: float | None,
-    instructions: str | None,
-) -> PreparedRequest:
-    turns = convert_messages_to_openai_turns(messages, instructions=instructions)
-    return PreparedRequest(
-        messages=[{"role": _OPENAI_ROLES[t.role], "content": t.text} for t in turns],
-        signed_text=turns[-1].text,
-        extra={} if temperature is None else {"temperature": temperature},
-        input_text_bytes=sum(len(t.text.encode()) for t in turns),
-        dialect="chatgpt-demo",
-        source=(messages, temperature, instructions),
-    )
-
-
 def prepare_request(
     messages: Sequence[BaseMessage],
     *,
@@ -396,7 +142,8 @@ def prepare_request(
     Args:
         messages: The conversation.
         dialect: `"gemini"` (GeminiProChat) or `"chatgpt-demo"`.
-        temperature: Forwarded by the chatgpt-demo dialect only.
+        temperature: Forwarded by the chatgpt-demo dialect only (a Gemini
+            deployment fixes its generation settings).
         instructions: Tool and answer-format instructions, sent like system
             text (folded into the first user turn, or a system message).
 
@@ -406,9 +153,23 @@ def prepare_request(
     Raises:
         ValueError: Before any I/O, for input the server cannot take.
     """
+    wire: list[dict[str, Any]]
     if dialect == "gemini":
-        return _build_gemini_request(messages, temperature, instructions)
-    return _build_chatgpt_demo_request(messages, temperature, instructions)
+        turns = convert_messages_to_turns(messages, instructions=instructions)
+        wire = [{"role": t.role, "parts": [{"text": t.text}]} for t in turns]
+        extra: dict[str, Any] = {}
+    else:
+        turns = convert_messages_to_openai_turns(messages, instructions=instructions)
+        wire = [{"role": _OPENAI_ROLES[t.role], "content": t.text} for t in turns]
+        extra = {} if temperature is None else {"temperature": temperature}
+    return PreparedRequest(
+        messages=wire,
+        signed_text=turns[-1].text,
+        extra=extra,
+        input_text_bytes=sum(len(t.text.encode()) for t in turns),
+        dialect=dialect,
+        source=(messages, temperature, instructions),
+    )
 
 
 def estimate_tokens(text: str) -> int:
@@ -455,101 +216,6 @@ def estimate_token_ids(text: str) -> list[int]:
         int.from_bytes(data[i : i + CHARS_PER_TOKEN], "big")
         for i in range(0, len(data), CHARS_PER_TOKEN)
     ]
-
-
-class UpstreamKind(enum.Enum):
-    """What an upstream error text inside a 500 means for the client."""
-
-    RATE_LIMIT = "rate_limit"
-    TRANSIENT = "transient"
-    BAD_REQUEST = "bad_request"
-    BAD_UPSTREAM_KEY = "bad_upstream_key"
-
-
-_UPSTREAM_PATTERNS: Final = (
-    (
-        re.compile(
-            r"\b429\b|quota|resource has been exhausted|rate.?limit|too many requests",
-            re.IGNORECASE,
-        ),
-        UpstreamKind.RATE_LIMIT,
-    ),
-    (
-        # Gemini's text in a 500; OpenAI's, forwarded as a 401 by chatgpt-demo.
-        re.compile(
-            r"API key not valid|Incorrect API key provided|"
-            r"You didn't provide an API key",
-            re.IGNORECASE,
-        ),
-        UpstreamKind.BAD_UPSTREAM_KEY,
-    ),
-    (
-        re.compile(
-            r"alternate between user and model|valid role|required oneof field"
-            r"|invalid message history|invalid argument|\[400 Bad Request\]",
-            re.IGNORECASE,
-        ),
-        UpstreamKind.BAD_REQUEST,
-    ),
-)
-"""Checked in order; anything else in a 500 is a transient upstream failure."""
-
-_HINT: Final = re.compile(
-    r"(?:retry|try again) in\s+((?:[0-9]+(?:\.[0-9]+)?\s*(?:ms|h|m|s)(?![a-z])\s*)+)"
-    r"|\"retryDelay\":\s*\"([0-9]+(?:\.[0-9]+)?)s\"",
-    re.IGNORECASE,
-)
-_HINT_PART: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|h|m|s)", re.IGNORECASE)
-_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_retry_hint(text: str | None) -> float | None:
-    """The delay a rate-limit text asks for, in seconds, if it names one.
-
-    Understands Gemini's "Please retry in 41.5s." and ``"retryDelay":"38s"``
-    and OpenAI's "Please try again in 1m26.4s." / "in 20ms".
-
-    Args:
-        text: The error text.
-
-    Returns:
-        Seconds, or ``None`` when the text names no delay.
-
-    Examples:
-        >>> parse_retry_hint("Please retry in 41.5s.")
-        41.5
-        >>> parse_retry_hint("Please try again in 1m26.4s.")
-        86.4
-    """
-    if not text:
-        return None
-    match = _HINT.search(text)
-    if match is None:
-        return None
-    if match.group(2) is not None:
-        return float(match.group(2))
-    return sum(
-        float(number) * _UNIT_SECONDS[unit.lower()]
-        for number, unit in _HINT_PART.findall(match.group(1))
-    )
-
-
-def classify_upstream_message(message: str) -> tuple[UpstreamKind, float | None]:
-    """Classify the upstream error text that a 500 carries.
-
-    Args:
-        message: The `error.message` of the server's JSON body.
-
-    Returns:
-        The kind of failure, and the delay in seconds the text asks for ("Please
-        retry in 47.17s"), if it names one.
-    """
-    kind = UpstreamKind.TRANSIENT
-    for pattern, pattern_kind in _UPSTREAM_PATTERNS:
-        if pattern.search(message):
-            kind = pattern_kind
-            break
-    return kind, parse_retry_hint(message)
 
 
 _PAGE_MEDIA_TYPES: Final = frozenset(

@@ -25,7 +25,7 @@ from langchain_aichatfree._constants import (
     MAX_DEFAULT_COOLDOWN,
     QUOTA_TIMEZONE,
 )
-from langchain_aichatfree._protocol import parse_retry_hint
+from langchain_aichatfree._upstream_text import parse_retry_hint
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo

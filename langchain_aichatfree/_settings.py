@@ -37,10 +37,20 @@ def _infinite_means_no_limit(value: object) -> object:
     return value
 
 
-def _check_encodable(value: str, what: str) -> str:
+def check_encodable(value: str, what: str) -> str:
     """Refuse text that cannot be sent as UTF-8 (a lone surrogate).
 
     The value itself is never quoted: it may be a secret.
+
+    Args:
+        value: The text.
+        what: How the error names it ("secret", "Message 2").
+
+    Returns:
+        The text.
+
+    Raises:
+        ValueError: If it holds an unpaired surrogate.
     """
     try:
         value.encode("utf-8")
@@ -174,7 +184,7 @@ def _check_stop(stop: list[str] | None) -> list[str] | None:
 
 
 def _check_secret(secret: str) -> str:
-    return _check_encodable(secret, "secret")
+    return check_encodable(secret, "secret")
 
 
 def _as_secret(value: object) -> object:
@@ -184,7 +194,7 @@ def _as_secret(value: object) -> object:
 
 def _check_password(password: SecretStr | None) -> SecretStr | None:
     if password is not None:
-        _check_encodable(password.get_secret_value(), "password")
+        check_encodable(password.get_secret_value(), "password")
     return password
 
 

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from pydantic import SecretStr
 
-from langchain_aichatfree._protocol import UpstreamKind, classify_upstream_message
+from langchain_aichatfree._upstream_text import UpstreamKind, classify_upstream_message
 from langchain_aichatfree.errors._advice import Advice, with_advice
 from langchain_aichatfree.errors._body import read_body, redact
 from langchain_aichatfree.errors._classes import (

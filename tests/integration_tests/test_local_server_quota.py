@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 
 from langchain_aichatfree import ChatAIChatFree
-from langchain_aichatfree._protocol import (
+from langchain_aichatfree._quota_policy import cooldown_for, next_pacific_midnight
+from langchain_aichatfree._upstream_text import (
     UpstreamKind,
     classify_upstream_message,
     parse_retry_hint,
 )
-from langchain_aichatfree._quota_policy import cooldown_for, next_pacific_midnight
 from langchain_aichatfree.errors import RateLimitError
 from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Quota, Reply
 from tests.integration_tests.local_server._helpers import hi, post

@@ -17,13 +17,16 @@ from langchain_aichatfree._constants import (
     DEFAULT_COOLDOWN,
     MAX_DEFAULT_COOLDOWN,
 )
-from langchain_aichatfree._protocol import classify_upstream_message, parse_retry_hint
 from langchain_aichatfree._quota_policy import (
     cooldown_for,
     default_cooldown,
     next_pacific_midnight,
     pacific_day,
     strikes_after,
+)
+from langchain_aichatfree._upstream_text import (
+    classify_upstream_message,
+    parse_retry_hint,
 )
 from langchain_aichatfree.errors import RateLimitError, make_status_error
 from langchain_aichatfree.testing import UPSTREAM_ERRORS
