@@ -6,7 +6,8 @@ Every change is one server-side operation: a Lua script run with ``EVALSHA``
 only moves later however reports interleave (LiteLLM #40130), and counters never
 lose an increment (LiteLLM #8430). The happy path is one round trip per call.
 
-The keys and the Lua scripts are in `langchain_aichatfree._quota_redis_scripts`.
+The keys and the Lua scripts are in `langchain_aichatfree._quota_redis_scripts`;
+the connections (one per event loop) in `langchain_aichatfree._redis_connection`.
 
 Times come from the Redis server's clock (``TIME``) unless the caller passes
 ``now``, so processes whose clocks differ still share one window.
@@ -26,16 +27,14 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from langchain_aichatfree._constants import (
     PROBE_LEASE,
     QUOTA_PREFIX,
     RECUR_WINDOW,
     REDIS_CONNECT_TIMEOUT,
-    REDIS_MAX_CONNECTIONS,
     REDIS_RETRY_INTERVAL,
     REDIS_SOCKET_TIMEOUT,
     RPM_WINDOW,
@@ -49,30 +48,28 @@ from langchain_aichatfree._quota_policy import (
     pacific_day,
 )
 from langchain_aichatfree._quota_redis_scripts import (
-    ACQUIRE,
-    COOL_DOWN,
     DAY_KEY_GRACE,
-    MERGE_COUNTS,
-    RELEASE,
-    STATUS,
     GroupKeys,
     group_keys,
 )
 
 try:
-    import redis.asyncio as aioredis
+    from redis.asyncio import RedisError
     from redis.asyncio.connection import parse_url
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.commands.core import AsyncScript
-    from redis.exceptions import RedisError
 except ImportError as e:  # pragma: no cover - exercised without the extra
     raise ImportError(
         "A redis:// quota store needs the `redis` package: "
         "pip install 'langchain-aichatfree[redis]'"
     ) from e
 
-__all__ = ["RedisStore", "redact_url", "shared_redis_store"]
+from langchain_aichatfree._redis_connection import (
+    RedisConnection,
+    RedisConnections,
+    redact_url,
+    scrub,
+)
+
+__all__ = ["RedisStore", "shared_redis_store"]
 
 _log = logging.getLogger("langchain_aichatfree")
 
@@ -80,75 +77,6 @@ T = TypeVar("T")
 
 _MAX_STRIKES: Final = 8
 """Default cooldowns are precomputed for this many strikes (the cap is reached)."""
-
-
-def _secrets(url: str) -> list[str]:
-    """The passwords a Redis URL carries (in its user info or its query)."""
-    parts = urlsplit(url)
-    found: list[str] = []
-    userinfo, at, _ = parts.netloc.rpartition("@")
-    if at and ":" in userinfo:
-        raw = userinfo.split(":", 1)[1]
-        found += [raw, unquote(raw)]
-    for name, value in parse_qsl(parts.query):
-        if name.lower() == "password" and value:
-            found.append(value)
-    return [secret for secret in found if secret]
-
-
-def redact_url(url: str) -> str:
-    """The URL with its passwords replaced by ``***`` (for reprs and logs).
-
-    Args:
-        url: A Redis URL; a password may be in its user info or in a
-            ``password=`` query parameter.
-
-    Returns:
-        The same URL, without the passwords.
-    """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
-    query = "&".join(
-        f"{name}=***" if name.lower() == "password" else f"{name}={value}"
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-    )
-    shown = f"{parts.scheme}://{netloc}{parts.path}"
-    return shown + (f"?{query}" if query else "")
-
-
-class _Connection:
-    """The client, pool and registered scripts of one event loop."""
-
-    def __init__(
-        self, client: aioredis.Redis, pool: aioredis.BlockingConnectionPool
-    ) -> None:
-        self.client = client
-        self.pool = pool
-        self.acquire: AsyncScript = client.register_script(ACQUIRE)
-        self.cool_down: AsyncScript = client.register_script(COOL_DOWN)
-        self.release: AsyncScript = client.register_script(RELEASE)
-        self.status: AsyncScript = client.register_script(STATUS)
-        self.merge_counts: AsyncScript = client.register_script(MERGE_COUNTS)
-        self.keeper = self._keep()
-        """Suspended in its loop's care: the loop's shutdown_asyncgens()
-        (``asyncio.run`` calls it) closes it, which closes the connections."""
-
-    async def _keep(self) -> AsyncGenerator[None, None]:
-        try:
-            yield
-        finally:
-            await self.close()
-
-    async def take_out(self, key: str, reason: str, seconds: float) -> None:
-        """Set the take-out key for ``seconds`` (one ``SET ... PX``)."""
-        await self.client.set(key, reason, px=max(1, int(seconds * 1000)))
-
-    async def close(self) -> None:
-        await self.client.aclose()
-        await self.pool.disconnect()
 
 
 def _text(value: Any) -> str:
@@ -203,10 +131,10 @@ class RedisStore(QuotaStore):
         self._recur = recur
         self._lease = lease
         self._out_for = out_for
-        self._connect_timeout = connect_timeout
-        self._socket_timeout = socket_timeout
+        self._redis = RedisConnections(
+            url, connect_timeout=connect_timeout, socket_timeout=socket_timeout
+        )
         self._retry_interval = retry_interval
-        self._connections: dict[asyncio.AbstractEventLoop, _Connection] = {}
         self._lock = threading.Lock()
         self._fallback = self._new_fallback()
         self._down = False
@@ -239,36 +167,6 @@ class RedisStore(QuotaStore):
 
     # -- connection and fallback --------------------------------------------------
 
-    async def _connection(self) -> _Connection:
-        loop = asyncio.get_running_loop()
-        connection = self._connections.get(loop)
-        if connection is None:
-            # Loops that ended closed their connections through the keeper.
-            for old in [old for old in self._connections if old.is_closed()]:
-                self._connections.pop(old, None)
-            # A few connections, reused: a burst of calls waits briefly for
-            # one rather than opening a connection each (slow under load).
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self._url,
-                max_connections=REDIS_MAX_CONNECTIONS,
-                timeout=self._socket_timeout,
-                socket_connect_timeout=self._connect_timeout,
-                socket_timeout=self._socket_timeout,
-                # Untyped in redis 5.0: the ignore is for the oldest allowed.
-                retry=Retry(NoBackoff(), 0),  # type: ignore[no-untyped-call,unused-ignore]
-                retry_on_timeout=False,
-                health_check_interval=0,
-            )
-            client = aioredis.Redis(connection_pool=pool)
-            connection = self._connections[loop] = _Connection(client, pool)
-            await connection.keeper.__anext__()
-        return connection
-
-    def _scrub(self, text: str) -> str:
-        for secret in _secrets(self._url):
-            text = text.replace(secret, "***")
-        return text
-
     def _fail(self, error: BaseException) -> None:
         with self._lock:
             self._retry_at = time.monotonic() + self._retry_interval
@@ -281,20 +179,20 @@ class RedisStore(QuotaStore):
             "quota state until Redis answers again (tried every %g s).",
             redact_url(self._url),
             type(error).__name__,
-            self._scrub(str(error))[:200],
+            scrub(str(error), self._url)[:200],
             self._retry_interval,
         )
 
     async def _run(
         self,
-        remote: Callable[[_Connection], Awaitable[T]],
+        remote: Callable[[RedisConnection], Awaitable[T]],
         local: Callable[[MemoryStore], Awaitable[T]],
     ) -> T:
         """Run ``remote`` on Redis, or ``local`` on the fallback while it fails."""
         if self._down and not self._try_resume():
             return await local(self._fallback)
         try:
-            connection = await self._connection()
+            connection = await self._redis.current()
             if self._down:
                 await self._resume(connection)
             return await remote(connection)
@@ -310,7 +208,7 @@ class RedisStore(QuotaStore):
             self._resuming = True
             return True
 
-    async def _resume(self, connection: _Connection) -> None:
+    async def _resume(self, connection: RedisConnection) -> None:
         """Redis answers again: merge what the local store saw, then share."""
         try:
             await connection.client.ping()
@@ -326,7 +224,7 @@ class RedisStore(QuotaStore):
             redact_url(self._url),
         )
 
-    async def _merge(self, connection: _Connection, gathered: MemoryStore) -> None:
+    async def _merge(self, connection: RedisConnection, gathered: MemoryStore) -> None:
         now = time.time()
         day = pacific_day(now)
         day_ttl = int(next_pacific_midnight(now) - now) + DAY_KEY_GRACE
@@ -368,7 +266,7 @@ class RedisStore(QuotaStore):
         midnight = next_pacific_midnight(clock)
         keys = self._keys(group)
 
-        async def remote(c: _Connection) -> Grant:
+        async def remote(c: RedisConnection) -> Grant:
             reply = await c.acquire(
                 keys=[keys.cool, keys.lease, keys.rpm, keys.rpd(day), keys.out],
                 args=[
@@ -397,7 +295,7 @@ class RedisStore(QuotaStore):
     async def _release(self, group: str, success: bool) -> None:
         keys = self._keys(group)
 
-        async def remote(c: _Connection) -> None:
+        async def remote(c: RedisConnection) -> None:
             await c.release(
                 keys=[keys.cool, keys.lease],
                 args=["1" if success else "0"],
@@ -429,7 +327,7 @@ class RedisStore(QuotaStore):
             ):
                 break  # the same delay for any further strike
 
-        async def remote(c: _Connection) -> tuple[float, str]:
+        async def remote(c: RedisConnection) -> tuple[float, str]:
             deadline, stored_reason = await c.cool_down(
                 keys=[keys.cool],
                 args=[
@@ -449,7 +347,7 @@ class RedisStore(QuotaStore):
     async def _take_out(self, group: str, reason: str) -> None:
         keys = self._keys(group)
 
-        async def remote(c: _Connection) -> None:
+        async def remote(c: RedisConnection) -> None:
             await c.take_out(keys.out, reason, self._out_for)
 
         async def local(m: MemoryStore) -> None:
@@ -461,7 +359,7 @@ class RedisStore(QuotaStore):
         day = pacific_day(time.time() if now is None else now)
         keys = self._keys(group)
 
-        async def remote(c: _Connection) -> GroupStatus:
+        async def remote(c: RedisConnection) -> GroupStatus:
             cooling_until, reason, rpm_used, rpd_used, out = await c.status(
                 keys=[keys.cool, keys.rpm, keys.rpd(day), keys.out],
                 args=["" if now is None else repr(now), repr(self.rpm_window)],
@@ -478,13 +376,7 @@ class RedisStore(QuotaStore):
 
     async def aclose(self) -> None:
         """Close this event loop's connections (others close with their loop)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # pragma: no cover - always called from a loop
-            return
-        connection = self._connections.pop(loop, None)
-        if connection is not None:
-            await connection.keeper.aclose()
+        await self._redis.aclose()
 
 
 _shared_lock: Final = threading.Lock()

@@ -576,6 +576,6 @@ def test_connections_close_with_the_loop_that_made_them(
 
     assert asyncio.run(call())
     assert asyncio.run(call())
-    assert len(store._connections) == 1
+    assert len(store._redis) == 1
     assert int(redis_server.command("DBSIZE").lstrip(":")) > 0
     assert redis_server.connected_clients() == 0

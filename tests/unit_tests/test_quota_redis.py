@@ -20,7 +20,8 @@ import pytest
     ],
 )
 def test_redis_urls_are_shown_without_passwords(url: str, shown: str) -> None:
-    from langchain_aichatfree._quota_redis import RedisStore, redact_url
+    from langchain_aichatfree._quota_redis import RedisStore
+    from langchain_aichatfree._redis_connection import redact_url
 
     assert redact_url(url) == shown
     assert shown in repr(RedisStore(url))
