@@ -6,6 +6,8 @@ on one instance. The tree is drawn in `langchain_aichatfree.errors`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from langchain_core.exceptions import (
     ModelAPIError,
     ModelAuthenticationError,
@@ -19,6 +21,19 @@ from langchain_core.exceptions import (
 )
 
 from langchain_aichatfree.errors._advice import Advice
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class _ErrorFields(TypedDict, total=False):
+    """The keyword arguments every error takes (`AIChatFreeError`'s attributes)."""
+
+    status_code: int | None
+    body: str | None
+    partial_text: str
+    server_message: str | None
+    advice: Advice | None
 
 
 class AIChatFreeError(ModelError):
@@ -100,21 +115,10 @@ class RateLimitError(AIChatFreeError, ModelRateLimitError):
         self,
         message: str,
         *,
-        status_code: int | None = None,
-        body: str | None = None,
-        partial_text: str = "",
-        server_message: str | None = None,
-        advice: Advice | None = None,
         retry_after: float | None = None,
+        **fields: Unpack[_ErrorFields],
     ) -> None:
-        super().__init__(
-            message,
-            status_code=status_code,
-            body=body,
-            partial_text=partial_text,
-            server_message=server_message,
-            advice=advice,
-        )
+        super().__init__(message, **fields)
         self.retry_after = retry_after
 
 
