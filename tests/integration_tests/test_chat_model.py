@@ -581,7 +581,7 @@ def test_sync_connections_are_reused(server: LocalServer) -> None:
 
 async def test_model_without_aclose_leaves_no_warning(server: LocalServer) -> None:
     # filterwarnings=error: an unclosed session would fail the run at loop
-    # shutdown, when the pool's keeper closes it.
+    # shutdown, when the pool's closer closes it.
     model = make(server)
     await model.ainvoke("hi")
 

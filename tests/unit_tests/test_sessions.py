@@ -41,7 +41,7 @@ def test_the_loop_ending_closes_its_session() -> None:
     async def use() -> aiohttp.ClientSession:
         return await pool.session()
 
-    session = asyncio.run(use())  # shutdown_asyncgens closes the keeper
+    session = asyncio.run(use())  # shutdown_asyncgens ends the closer
     assert session.closed
 
 
