@@ -31,6 +31,7 @@ from langchain_aichatfree.errors import (
     DeploymentError,
     RateLimitError,
     pool_out_error,
+    pool_rate_limit_error,
     pool_wait_error,
 )
 
@@ -326,14 +327,12 @@ class Route:
                 self.router.endpoints[soonest.index].deployment.group
                 == last.endpoint.deployment.group
             )
-            if not same or error.retry_after is None:
-                error.retry_after = retry_after
-            return error
+            if same and error.retry_after is not None:
+                return error
+            return pool_rate_limit_error(error, retry_after)
         reasons = "; ".join(
             f"{self.router.endpoints[r.index].deployment.url}: {r.reason}, free in "
             f"{max(free_at(r, now) - now, 0.0):.1f} s"
             for r in live
         )
-        failure = pool_wait_error(self.max_wait, reasons, retry_after)
-        failure.__cause__ = error
-        return failure
+        return pool_wait_error(self.max_wait, reasons, retry_after, cause=error)

@@ -84,7 +84,11 @@ from langchain_aichatfree.errors._failures import (
     failure_error,
     make_deadline_error,
 )
-from langchain_aichatfree.errors._pool_failures import pool_out_error, pool_wait_error
+from langchain_aichatfree.errors._pool_failures import (
+    pool_out_error,
+    pool_rate_limit_error,
+    pool_wait_error,
+)
 from langchain_aichatfree.errors._probe_failures import Probe, probe_error
 from langchain_aichatfree.errors._status import (
     make_content_type_error,
@@ -120,6 +124,7 @@ __all__ = [
     "make_deadline_error",
     "make_status_error",
     "pool_out_error",
+    "pool_rate_limit_error",
     "pool_wait_error",
     "probe_error",
     "redact",

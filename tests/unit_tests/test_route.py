@@ -115,3 +115,18 @@ async def test_no_free_deployment_within_max_wait_is_a_rate_limit() -> None:
         await route.pick()
     assert info.value.retry_after is not None
     assert info.value.retry_after > 25  # the hint, and a margin
+
+
+async def test_the_pool_s_wait_leaves_the_attempt_s_error_as_it_was() -> None:
+    route = make_route(1)
+    first = await route.pick()
+    error = RateLimitError("slow down", status_code=429, body="{}")
+    await route.failed(first, error)
+    with pytest.raises(RateLimitError) as info:
+        await route.pick(error)
+    assert error.retry_after is None  # no attribute changed after the fact
+    raised = info.value
+    assert raised.retry_after is not None
+    assert raised.retry_after > 0
+    assert (raised.message, raised.status_code, raised.body) == ("slow down", 429, "{}")
+    assert raised.__cause__ is error
