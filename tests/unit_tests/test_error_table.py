@@ -1,13 +1,16 @@
-"""`errors._table`: the one builder behind the failure, probe and upstream tables."""
+"""`errors._table`, `_failures`, `_probe_failures`: the rows and their one builder."""
 
 from __future__ import annotations
 
 import pytest
+from langchain_core.exceptions import ModelTimeoutError
 
 from langchain_aichatfree import errors
+from langchain_aichatfree.errors import DeadlineExceededError, make_deadline_error
 from langchain_aichatfree.errors._advice import Advice, advice_text
 from langchain_aichatfree.errors._classes import (
     APIError,
+    APITimeoutError,
     DeploymentError,
     RateLimitError,
     SiteProbeError,
@@ -86,3 +89,71 @@ def test_both_tables_are_rows_of_the_one_builder() -> None:
     for row in [*_FAILURES.values(), *_PROBE_FAILURES.values()]:
         assert isinstance(row, ErrorRow)
         assert issubclass(row.cls, errors.AIChatFreeError)
+
+
+@pytest.mark.parametrize("failure", list(errors.Failure))
+def test_every_failure_has_its_row(failure: errors.Failure) -> None:
+    error = errors.failure_error(
+        failure,
+        received=5,
+        partial_text="abc",
+        url="http://x/api/generate",
+        cause=OSError("reset"),
+        limit=3,
+        timeout=None,
+        chunk_timeout=2.0,
+    )
+    assert error.partial_text == "abc"
+    assert "{" not in error.message
+    expected = {
+        errors.Failure.TOO_LARGE: False,
+        errors.Failure.CLOSED: False,
+        errors.Failure.TOO_MANY_REDIRECTS: False,
+    }.get(failure, True)
+    assert error.is_retryable is expected
+
+
+@pytest.mark.parametrize(("partial", "incomplete"), [("", False), ("Once", True)])
+def test_deadline_error_is_a_final_timeout(partial: str, incomplete: bool) -> None:
+    error = make_deadline_error(2.5, partial)
+    assert isinstance(error, DeadlineExceededError)
+    assert isinstance(error, APITimeoutError)
+    assert isinstance(error, ModelTimeoutError)
+    assert error.is_retryable is False  # the caller's time is spent
+    assert (error.seconds, error.partial_text) == (2.5, partial)
+    assert "No complete answer within 2.5 s, retries included" in error.message
+    assert ("incomplete" in error.message) is incomplete
+
+
+PROBE_FIELDS: dict[str, object] = {
+    "limit": 3,
+    "what": "page",
+    "target": "https://elsewhere.example/",
+    "target_site": "https://elsewhere.example",
+    "script": "/_astro/Chat.js",
+    "reason": "is on another site",
+    "seen": "a page",
+    "family": "GeminiProChat",
+    "notes": "",
+    "count": 2,
+    "shown": "a, b",
+    "cause": OSError("refused"),
+}
+
+
+@pytest.mark.parametrize("failure", list(errors.Probe))
+def test_every_probe_failure_has_its_row(failure: errors.Probe) -> None:
+    error = errors.probe_error(
+        failure, url="https://site.example", status=404, **PROBE_FIELDS
+    )
+    assert "https://site.example" in error.message
+    assert error.status_code == 404
+    if isinstance(error, SiteProbeError):
+        assert error.url == "https://site.example"
+    else:
+        assert failure.name in {
+            "UNREACHABLE",
+            "TIMED_OUT",
+            "PASSWORD_MISSING",
+            "PASSWORD_REFUSED",
+        }
