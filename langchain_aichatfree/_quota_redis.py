@@ -79,7 +79,8 @@ _MAX_STRIKES: Final = 8
 """Default cooldowns are precomputed for this many strikes (the cap is reached)."""
 
 
-def _text(value: Any) -> str:
+def _decoded(value: Any) -> str:
+    """A Redis reply's text (redis-py returns bytes unless told to decode)."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -167,7 +168,8 @@ class RedisStore(QuotaStore):
 
     # -- connection and fallback --------------------------------------------------
 
-    def _fail(self, error: BaseException) -> None:
+    def _start_outage(self, error: BaseException) -> None:
+        """Redis failed: serve locally until `retry_interval` passes (warn once)."""
         with self._lock:
             self._retry_at = time.monotonic() + self._retry_interval
             if self._down:
@@ -197,7 +199,7 @@ class RedisStore(QuotaStore):
                 await self._resume(connection)
             return await remote(connection)
         except (RedisError, OSError, asyncio.TimeoutError) as e:
-            self._fail(e)
+            self._start_outage(e)
             return await local(self._fallback)
 
     def _try_resume(self) -> bool:
@@ -285,7 +287,7 @@ class RedisStore(QuotaStore):
                 ok=bool(ok),
                 probe=bool(probe),
                 free_at=None if free_at is None else float(free_at),
-                reason=None if reason is None else _text(reason),
+                reason=None if reason is None else _decoded(reason),
             )
 
         return await self._run(
@@ -337,7 +339,7 @@ class RedisStore(QuotaStore):
                     *delays,
                 ],
             )
-            return float(deadline), _text(stored_reason)
+            return float(deadline), _decoded(stored_reason)
 
         return await self._run(
             remote,
@@ -366,10 +368,10 @@ class RedisStore(QuotaStore):
             )
             return GroupStatus(
                 cooling_until=None if cooling_until is None else float(cooling_until),
-                reason=None if reason is None else _text(reason),
+                reason=None if reason is None else _decoded(reason),
                 rpm_used=int(rpm_used),
                 rpd_used=int(rpd_used),
-                out_reason=None if out is None else _text(out),
+                out_reason=None if out is None else _decoded(out),
             )
 
         return await self._run(remote, lambda m: m.status(group, now=now))

@@ -64,7 +64,7 @@ async def _session_closer(
         await session.close()
 
 
-async def _end(closer: AsyncGenerator[None, None]) -> None:
+async def _end_closer(closer: AsyncGenerator[None, None]) -> None:
     """End a session's closer (so the session closes)."""
     await closer.aclose()
 
@@ -87,18 +87,18 @@ def _run_without_loop(awaitable: Coroutine[Any, Any, None]) -> None:
 def _close_pooled(loop: asyncio.AbstractEventLoop, pooled: _PooledSession) -> None:
     """Close a pooled session from any thread, as its loop's state allows."""
     if loop.is_closed() or not loop.is_running():
-        _run_without_loop(_end(pooled.closer))
+        _run_without_loop(_end_closer(pooled.closer))
         return
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if running is loop:
-        task = loop.create_task(_end(pooled.closer))
+        task = loop.create_task(_end_closer(pooled.closer))
         _BACKGROUND_TASKS.add(task)
         task.add_done_callback(_BACKGROUND_TASKS.discard)
         return
-    future = asyncio.run_coroutine_threadsafe(_end(pooled.closer), loop)
+    future = asyncio.run_coroutine_threadsafe(_end_closer(pooled.closer), loop)
     with contextlib.suppress(Exception):
         future.result(timeout=2.0)
 
@@ -190,7 +190,7 @@ class SessionPool:
         current = asyncio.get_running_loop()
         for loop, pooled in self._remove(lambda _: True):
             if loop is current:
-                await _end(pooled.closer)
+                await _end_closer(pooled.closer)
             else:
                 _close_pooled(loop, pooled)
 
