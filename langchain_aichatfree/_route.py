@@ -105,6 +105,7 @@ class Route:
     # -- reserving ------------------------------------------------------------
 
     def _target(self, index: int, probe: bool) -> Target:
+        """The attempt to deployment `index`: its URL, credentials and dialect."""
         endpoint = self.router.endpoints[index]
         options = self.options
         if not self.router.implicit:
@@ -197,6 +198,7 @@ class Route:
     # -- outcomes -------------------------------------------------------------
 
     def _record(self, target: Target, outcome: str, **extra: Any) -> None:
+        """Add an attempt's record; the attempt is no longer reserved."""
         record: dict[str, Any] = {
             "deployment": target.endpoint.deployment.url,
             "outcome": outcome,
@@ -304,6 +306,7 @@ class Route:
     def _all_out(
         self, error: AIChatFreeError | None, refusals: Sequence[Refusal]
     ) -> AIChatFreeError:
+        """The error when every deployment is out: the last attempt's, if any."""
         if error is not None:
             return error
         urls = "; ".join(
@@ -319,6 +322,12 @@ class Route:
         earliest: float,
         now: float,
     ) -> AIChatFreeError:
+        """The error when no deployment frees within `max_wait`.
+
+        After a rate limit, that rate limit (with the pool's `retry_after`
+        unless its own is for the deployment that frees first); else a
+        `RateLimitError` that names why each deployment is not free.
+        """
         retry_after = max(earliest - now, 0.0)
         soonest = min(live, key=lambda r: free_at(r, now))
         if isinstance(error, RateLimitError):

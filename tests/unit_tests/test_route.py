@@ -6,6 +6,8 @@ would tell them, and what it reserves, records and refuses is checked.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from langchain_core.messages import HumanMessage
 
@@ -70,8 +72,11 @@ async def test_a_transient_failure_ranks_its_deployment_last() -> None:
     first = await route.pick()
     await route.failed(first, APIError("boom"))
     assert route.records[-1]["outcome"] == "transient"
-    assert make_route(3).router.order(0.0) == [0, 1, 2]  # a fresh router
-    assert route.router.order(1e12)[-1] == first.index
+    following = await route.failover()  # the round robin goes on after it
+    assert following is not None
+    assert following.index == 1
+    # Round robin alone would now try 2, 0, 1; the failure puts 0 last.
+    assert route.router.order(time.time()) == [2, 1, 0]
 
 
 async def test_a_refused_password_takes_the_deployment_out() -> None:
