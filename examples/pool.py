@@ -1,7 +1,7 @@
 """A pool of deployments: a batch that one deployment's quota could not serve.
 
 Three local servers each play a deployment whose Gemini key allows 3 requests
-per window (a 2-second "minute", so the demo is quick). The same batch of 18
+per window (a 4-second "minute", so the demo is quick). The same batch of 18
 questions goes first to one of them, then to the pool of three, then to the
 pool again without declared budgets, where the servers' rate limits steer it.
 Each answer's `response_metadata["routing"]` says where its call went.
@@ -24,11 +24,11 @@ from langchain_core.messages import BaseMessage
 from langchain_aichatfree import ChatAIChatFree, Deployment, RateLimitError
 from langchain_aichatfree.testing import LocalServer, Quota
 
-WINDOW = 2.0
+WINDOW = 4.0
 """Seconds in the servers' (and the model's) per-minute window, shrunk."""
 
 RPM = 3
-MAX_WAIT = 3.0
+MAX_WAIT = 6.0
 QUESTIONS = [f"Question {n}: what is {n} + {n}?" for n in range(1, 19)]
 
 
