@@ -8,29 +8,13 @@ the site probe's (`_site`), imported when used.
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from typing_extensions import Self
 
-from langchain_aichatfree._settings import BaseURL, Password, Secret
+from langchain_aichatfree._settings import BaseURL, Password, Secret, public_url
 
 __all__ = ["Deployment", "public_url"]
-
-
-def public_url(base_url: str) -> str:
-    """The base URL as it may be shown: no user or password, no trailing slash.
-
-    Args:
-        base_url: The site's root URL.
-
-    Returns:
-        The same URL without credentials (``https://u:p@a.example/`` becomes
-        ``https://a.example``), for metadata, logs, status and quota groups.
-    """
-    parts = urlsplit(base_url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
 
 
 class Deployment(BaseModel):
@@ -128,20 +112,19 @@ class Deployment(BaseModel):
             The deployment.
         """
         from langchain_aichatfree._constants import DEFAULT_CHUNK_TIMEOUT
-        from langchain_aichatfree._site import (
-            check_not_discovered,
-            probe_options,
-            site_fields,
-        )
+        from langchain_aichatfree._site import configured_from_site, probe_options
 
-        check_not_discovered(fields)
-        given = {} if password is None else {"password": password}
-        draft = cls(base_url=url, **fields, **given)  # every field checked first
-        options = probe_options(
+        defaults = probe_options(
             timeout=None,
             chunk_timeout=DEFAULT_CHUNK_TIMEOUT,
             verify_ssl=True,
             proxy=None,
         )
-        found = await site_fields(url, draft.password, options)
-        return cls(**fields, **found)
+        return await configured_from_site(
+            cls,
+            url,
+            password,
+            fields,
+            probe_settings=lambda _: defaults,
+            draft_fields={"base_url": url},  # required: a draft checks the rest
+        )
