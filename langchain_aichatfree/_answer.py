@@ -1,4 +1,4 @@
-"""Running a call plan: the answer as LangChain chunks or as a `ChatResult`.
+"""Running a call plan (`PlannedCall`): the answer as chunks or as a `ChatResult`.
 
 Three kinds of answer: plain text, streamed as it arrives; an answer read for
 tool calls, whose text streams while a possible call is held back and whose
@@ -151,99 +151,101 @@ def answer_metadata(
     return AnswerMetadata(response, usage)
 
 
-async def stream_answer(
-    sessions: SessionPool, plan: CallPlan
-) -> AsyncIterator[ChatGenerationChunk]:
-    """Run a plan, yielding the answer's text as it arrives, then the last chunk.
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    """A call plan, run over the model's HTTP sessions.
 
-    Text streams as it arrives; an answer read for calls holds a possible call
-    back, and its calls come on the last chunk. When a call is required the
-    answer must be one, so it is read whole (it may be re-asked) and comes as
-    one last chunk.
+    `stream` yields the text as it arrives, then a last chunk with the
+    metadata (and the calls, for an answer read for them); `collect` returns
+    the whole answer. An answer that must make a call is read whole, and
+    re-asked once if it made none.
 
-    Args:
-        sessions: The model's HTTP sessions.
+    Attributes:
+        sessions: The model's HTTP sessions (one per event loop).
         plan: The call.
-
-    Yields:
-        The chunks.
     """
-    if plan.requires_call:
-        tool_answer, metadata = await _ask_for_tool_calls(sessions, plan)
+
+    sessions: SessionPool
+    plan: CallPlan
+
+    async def stream(self) -> AsyncIterator[ChatGenerationChunk]:
+        """The answer as chunks: its text as it arrives, then the last chunk.
+
+        Yields:
+            The chunks. An answer read for calls holds a possible call back,
+            and its calls come on the last chunk; an answer that must make a
+            call comes as one last chunk.
+        """
+        plan = self.plan
+        if plan.requires_call:
+            tool_answer, metadata = await self._ask_for_tool_calls()
+            yield metadata.last_chunk(tool_answer.content, tool_answer)
+        elif plan.reads_tool_calls:
+            async for chunk in self._stream_reading_calls():
+                yield chunk
+        else:
+            call = RetryingCall(self.sessions, plan.request, plan.options)
+            async for piece in call.stream():
+                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            yield answer_metadata(plan, [(plan.request, call.state)]).last_chunk()
+
+    async def collect(self) -> ChatResult:
+        """The whole answer.
+
+        Returns:
+            One generation, its message carrying the metadata (and the calls,
+            for an answer read for them).
+        """
+        plan = self.plan
+        if plan.reads_tool_calls:
+            tool_answer, metadata = await self._ask_for_tool_calls()
+            return metadata.result(tool_answer.content, tool_answer)
+        state = await RetryingCall(self.sessions, plan.request, plan.options).collect()
+        return answer_metadata(plan, [(plan.request, state)]).result(state.text)
+
+    async def _stream_reading_calls(self) -> AsyncIterator[ChatGenerationChunk]:
+        """Stream the text, each attempt through a fresh tool-call filter.
+
+        The filter (a `ToolAnswerReader`'s `feed`) holds a possible call back:
+        a retry after a failure inside a held-back call (nothing shown yet)
+        starts reading afresh. The last attempt's reader gives the calls.
+        """
+        plan = self.plan
+        assert plan.tools is not None  # noqa: S101 - only a plan with tools
+        setup = plan.tools
+        readers: list[ToolAnswerReader] = []
+
+        def start_attempt_filter() -> Callable[[str], str]:
+            readers.append(ToolAnswerReader(setup.names, parallel=setup.parallel))
+            return readers[-1].feed
+
+        call = RetryingCall(self.sessions, plan.request, plan.options)
+        async for shown in call.stream(start_attempt_filter):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=shown))
+        tool_answer = readers[-1].finish()
+        metadata = answer_metadata(plan, [(plan.request, call.state)], tool_answer)
         yield metadata.last_chunk(tool_answer.content, tool_answer)
-        return
-    call = RetryingCall(sessions, plan.request, plan.options)
-    if not plan.reads_tool_calls:
-        async for piece in call.stream():
-            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
-        yield answer_metadata(plan, [(plan.request, call.state)]).last_chunk()
-        return
-    start_filter, readers = _tool_call_filters(plan)
-    async for shown in call.stream(start_filter):
-        yield ChatGenerationChunk(message=AIMessageChunk(content=shown))
-    tool_answer = readers[-1].finish()
-    metadata = answer_metadata(plan, [(plan.request, call.state)], tool_answer)
-    yield metadata.last_chunk(tool_answer.content, tool_answer)
 
+    async def _ask_for_tool_calls(self) -> tuple[ToolAnswer, AnswerMetadata]:
+        """Get a whole answer and read its calls; re-ask once if a call is missing.
 
-async def collect_answer(sessions: SessionPool, plan: CallPlan) -> ChatResult:
-    """Run a plan to the end: the whole answer (re-asked once if it must be).
-
-    Args:
-        sessions: The model's HTTP sessions.
-        plan: The call.
-
-    Returns:
-        The result.
-    """
-    if plan.reads_tool_calls:
-        tool_answer, metadata = await _ask_for_tool_calls(sessions, plan)
-        return metadata.result(tool_answer.content, tool_answer)
-    state = await RetryingCall(sessions, plan.request, plan.options).collect()
-    return answer_metadata(plan, [(plan.request, state)]).result(state.text)
-
-
-def _tool_call_filters(
-    plan: CallPlan,
-) -> tuple[Callable[[], Callable[[str], str]], list[ToolAnswerReader]]:
-    """A factory of per-attempt tool-call filters, and the readers it made.
-
-    Each attempt's text goes through a fresh filter (a `ToolAnswerReader`'s
-    `feed`), which holds a possible call back: a retry after a failure inside
-    a held-back call (nothing shown yet) starts reading afresh.
-    """
-    assert plan.tools is not None  # noqa: S101 - only a plan with tools reads calls
-    setup = plan.tools
-    readers: list[ToolAnswerReader] = []
-
-    def start_attempt_filter() -> Callable[[str], str]:
-        readers.append(ToolAnswerReader(setup.names, parallel=setup.parallel))
-        return readers[-1].feed
-
-    return start_attempt_filter, readers
-
-
-async def _ask_for_tool_calls(
-    sessions: SessionPool, plan: CallPlan
-) -> tuple[ToolAnswer, AnswerMetadata]:
-    """Get a whole answer and read its calls; re-ask once if a call is missing.
-
-    The re-ask is a second request whose history holds the non-compliant
-    answer and a short corrective user turn (`CallPlan.reask`). Its answer is
-    returned as it is, with `tool_call_forced_retry` in the metadata (and
-    `tool_call_missing` if it still makes no required call).
-    """
-    assert plan.tools is not None  # noqa: S101 - only a plan with tools reads calls
-    setup = plan.tools
-    state = await RetryingCall(sessions, plan.request, plan.options).collect()
-    tool_answer = parse_answer(state.text, setup)
-    asks: list[Ask] = [(plan.request, state)]
-    if setup.requires_call and not tool_answer.satisfies(setup):
-        retry = plan.reask(state.text, tool_answer)
-        limiter = plan.options.rate_limiter
-        if limiter is not None:  # a new request, like any other
-            await limiter.aacquire(blocking=True)
-        state = await RetryingCall(sessions, retry, plan.options).collect()
+        The re-ask is a second request whose history holds the non-compliant
+        answer and a short corrective user turn (`CallPlan.reask`). Its answer
+        is returned as it is, with `tool_call_forced_retry` in the metadata
+        (and `tool_call_missing` if it still makes no required call).
+        """
+        plan = self.plan
+        assert plan.tools is not None  # noqa: S101 - only a plan with tools
+        setup = plan.tools
+        state = await RetryingCall(self.sessions, plan.request, plan.options).collect()
         tool_answer = parse_answer(state.text, setup)
-        asks.append((retry, state))
-    return tool_answer, answer_metadata(plan, asks, tool_answer)
+        asks: list[Ask] = [(plan.request, state)]
+        if setup.requires_call and not tool_answer.satisfies(setup):
+            retry = plan.reask(state.text, tool_answer)
+            limiter = plan.options.rate_limiter
+            if limiter is not None:  # a new request, like any other
+                await limiter.aacquire(blocking=True)
+            state = await RetryingCall(self.sessions, retry, plan.options).collect()
+            tool_answer = parse_answer(state.text, setup)
+            asks.append((retry, state))
+        return tool_answer, answer_metadata(plan, asks, tool_answer)

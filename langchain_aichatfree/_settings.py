@@ -234,27 +234,6 @@ def _check_password(password: SecretStr | None) -> SecretStr | None:
     return password
 
 
-def _check_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
-    if headers is None:
-        return None
-    for name, value in headers.items():
-        if not _HEADER_NAME.match(name):
-            msg = f"default_headers has an invalid header name {name!r}."
-            raise ValueError(msg)
-        if "\r" in value or "\n" in value or "\x00" in value:
-            msg = f"default_headers[{name!r}] contains a line break or NUL."
-            raise ValueError(msg)
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            msg = (
-                f"default_headers[{name!r}] has characters HTTP headers cannot "
-                "carry (only Latin-1)."
-            )
-            raise ValueError(msg) from None
-    return headers
-
-
 def _default_quota_store(value: object) -> object:
     """`None` is the default store (env `AICHATFREE_QUOTA_STORE`, else memory).
 
@@ -278,6 +257,27 @@ def _check_quota_store(value: str) -> str:
         )
         raise ValueError(msg)
     return value
+
+
+def _check_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
+    if headers is None:
+        return None
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            msg = f"default_headers has an invalid header name {name!r}."
+            raise ValueError(msg)
+        if "\r" in value or "\n" in value or "\x00" in value:
+            msg = f"default_headers[{name!r}] contains a line break or NUL."
+            raise ValueError(msg)
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            msg = (
+                f"default_headers[{name!r}] has characters HTTP headers cannot "
+                "carry (only Latin-1)."
+            )
+            raise ValueError(msg) from None
+    return headers
 
 
 PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]

@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
@@ -470,51 +470,3 @@ async def site_fields(
         "secret": settings.secret,
         "password": password,
     }
-
-
-class _Configured(Protocol):
-    """What `configured_from_site` builds: a model or a deployment."""
-
-    @property
-    def password(self) -> SecretStr | None:
-        """The site password, checked."""
-
-
-_ConfiguredT = TypeVar("_ConfiguredT", bound=_Configured)
-
-
-async def configured_from_site(
-    build: Callable[..., _ConfiguredT],
-    url: str,
-    password: str | SecretStr | None,
-    fields: Mapping[str, Any],
-    *,
-    probe_settings: Callable[[_ConfiguredT], ProbeOptions],
-    draft_fields: Mapping[str, Any] | None = None,
-) -> _ConfiguredT:
-    """`from_site` for a model or a deployment: check, probe, then build.
-
-    Every field (the password too) is checked by building a draft before any
-    I/O; the probe's options come from the draft; the result is built from
-    the fields and what the site says.
-
-    Args:
-        build: The class (`ChatAIChatFree` or `Deployment`).
-        url: The site.
-        password: The site password, if any.
-        fields: The other fields; ``base_url``, ``dialect`` and ``secret`` are
-            found, not given.
-        probe_settings: The probe's options for the draft.
-        draft_fields: Fields only the draft needs (a required ``base_url``).
-
-    Returns:
-        The configured model or deployment.
-
-    Raises:
-        TypeError: `fields` sets a field the probe finds.
-    """
-    check_not_discovered(fields)
-    given = {} if password is None else {"password": password}
-    draft = build(**(draft_fields or {}), **fields, **given)
-    found = await site_fields(url, draft.password, probe_settings(draft))
-    return build(**fields, **found)

@@ -38,7 +38,7 @@ from pydantic import (
 from typing_extensions import Self
 
 from langchain_aichatfree import _sync
-from langchain_aichatfree._answer import collect_answer, stream_answer
+from langchain_aichatfree._answer import PlannedCall
 from langchain_aichatfree._call_plan import (
     CallPlan,
     RouterCache,
@@ -63,7 +63,7 @@ from langchain_aichatfree._constants import (
     PROVIDER,
     RPM_WINDOW,
 )
-from langchain_aichatfree._deployment import Deployment
+from langchain_aichatfree._deployment import Deployment, configured_from_site
 from langchain_aichatfree._protocol import estimate_token_ids, estimate_tokens
 from langchain_aichatfree._router import Router
 from langchain_aichatfree._sessions import SessionPool
@@ -417,7 +417,7 @@ class ChatAIChatFree(BaseChatModel):
     async def afrom_site(
         cls, url: str, password: str | SecretStr | None = None, **fields: Any
     ) -> Self:
-        """Async `from_site`.
+        """Async `from_site`, probing with this model's timeouts, TLS and proxy.
 
         Args:
             url: The site, e.g. ``"https://your.site"``.
@@ -427,7 +427,7 @@ class ChatAIChatFree(BaseChatModel):
         Returns:
             The configured model.
         """
-        from langchain_aichatfree._site import configured_from_site, probe_options
+        from langchain_aichatfree._site import probe_options
 
         if password is None:
             password = fields.get("password", fields.get("api_key"))
@@ -498,7 +498,7 @@ class ChatAIChatFree(BaseChatModel):
         self, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
         # What tracers record, before the call's arguments are checked: a
-        # call's `proxy` with credentials (refused by `_prepare`) is redacted.
+        # call's `proxy` with credentials (refused by `plan_call`) is redacted.
         if isinstance(kwargs.get("proxy"), str):
             kwargs["proxy"] = redact_url(kwargs["proxy"])
         return super()._get_invocation_params(stop=stop, **kwargs)
@@ -561,7 +561,7 @@ class ChatAIChatFree(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         plan = self._plan(messages, stop, kwargs)
-        async for chunk in stream_answer(self._sessions, plan):
+        async for chunk in PlannedCall(self._sessions, plan).stream():
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -574,7 +574,7 @@ class ChatAIChatFree(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         plan = self._plan(messages, stop, kwargs)
-        for chunk in _sync.iterate(lambda: stream_answer(self._sessions, plan)):
+        for chunk in _sync.iterate(lambda: PlannedCall(self._sessions, plan).stream()):
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -587,7 +587,7 @@ class ChatAIChatFree(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         plan = self._plan(messages, stop, kwargs)
-        return await collect_answer(self._sessions, plan)
+        return await PlannedCall(self._sessions, plan).collect()
 
     def _generate(
         self,
@@ -597,7 +597,7 @@ class ChatAIChatFree(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         plan = self._plan(messages, stop, kwargs)
-        return _sync.run(collect_answer(self._sessions, plan))
+        return _sync.run(PlannedCall(self._sessions, plan).collect())
 
     # -- emulated tools and structured output ---------------------------------
 
