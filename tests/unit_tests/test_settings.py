@@ -303,3 +303,15 @@ def test_a_setting_changed_later_obeys_the_same_rules() -> None:
     model.base_url = " http://chat.example/ "
     assert model.endpoint == "http://chat.example/api/generate"
     assert model.max_retries == 2
+
+
+def test_the_quota_store_changed_later_obeys_its_rule_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its rule was a field validator, which assignment did not run.
+    monkeypatch.delenv("AICHATFREE_QUOTA_STORE", raising=False)
+    model = ChatAIChatFree()
+    with pytest.raises(ValidationError, match="quota_store must be 'memory'"):
+        model.quota_store = "http://redis.example"
+    model.quota_store = None  # as at construction: the default
+    assert model.quota_store == "memory"
