@@ -157,7 +157,7 @@ def plan_call(
             used, or a conversation the server cannot take.
     """
     check_call_keywords(kwargs)
-    call = call_settings(model, stop, kwargs)
+    settings = call_settings(model, stop, kwargs)
     connector = kwargs.get("connector")
     if connector is not None and not isinstance(connector, aiohttp.BaseConnector):
         msg = f"connector must be an aiohttp connector, got {type(connector)}."
@@ -166,7 +166,7 @@ def plan_call(
     if any(key in kwargs for key in TOOL_KEYWORDS):
         tools = build_tool_setup(**{key: kwargs.get(key) for key in TOOL_KEYWORDS})
     instructions = render_instructions(tools) if tools is not None else None
-    temperature = call["temperature"]
+    temperature = settings["temperature"]
     request = prepare_request(
         messages,
         dialect=router.endpoints[0].deployment.dialect,
@@ -178,12 +178,12 @@ def plan_call(
         headers=request_headers(model.base_url, model.default_headers),
         secret=model.secret,
         password=model.password,
-        timeout=call["timeout"],
-        chunk_timeout=call["chunk_timeout"],
-        max_retries=call["max_retries"],
-        stop=tuple(call["stop"] or ()),
-        max_tokens=call["max_tokens"],
-        proxy=call["proxy"],
+        timeout=settings["timeout"],
+        chunk_timeout=settings["chunk_timeout"],
+        max_retries=settings["max_retries"],
+        stop=tuple(settings["stop"] or ()),
+        max_tokens=settings["max_tokens"],
+        proxy=settings["proxy"],
         connector=connector,
         rate_limiter=model.rate_limiter,
         max_response_bytes=model.max_response_bytes,
@@ -191,12 +191,12 @@ def plan_call(
         verify_ssl=model.verify_ssl,
         dialect=model.dialect,
         router=router,
-        max_wait=float(call["max_wait"]),
+        max_wait=float(settings["max_wait"]),
     )
     return CallPlan(
         request,
         options,
-        call["model"],
+        settings["model"],
         tools,
         tuple(messages),
         temperature,
