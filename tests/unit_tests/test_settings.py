@@ -313,5 +313,5 @@ def test_the_quota_store_changed_later_obeys_its_rule_too(
     model = ChatAIChatFree()
     with pytest.raises(ValidationError, match="quota_store must be 'memory'"):
         model.quota_store = "http://redis.example"
-    model.quota_store = None  # as at construction: the default
+    model.quota_store = None  # type: ignore[assignment]  # the default, as when built
     assert model.quota_store == "memory"
