@@ -24,12 +24,6 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel
 
 from langchain_aichatfree._constants import MAX_OUTPUT_TOKENS
-from langchain_aichatfree._json_answer import (
-    JsonAnswerParser,
-    ToolDictParser,
-    ToolObjectParser,
-    parse_with_raw,
-)
 from langchain_aichatfree._tool_setup import (
     build_tool_setup,
     format_tool,
@@ -114,6 +108,15 @@ def structured_output(
         ValueError: An unknown method, a missing schema, or `strict` with
             ``json_mode``.
     """
+    # The parsers are imported when asked for: building a model reads the
+    # profile from this module, and most models never parse structured output.
+    from langchain_aichatfree._json_answer import (
+        JsonAnswerParser,
+        ToolDictParser,
+        ToolObjectParser,
+        parse_with_raw,
+    )
+
     if method not in {"json_schema", "function_calling", "json_mode"}:
         msg = (
             "method must be 'json_schema', 'function_calling' or 'json_mode', "

@@ -4,6 +4,8 @@ The class holds the settings (each field with its rule from `_settings`) and
 LangChain's entry points. A call is planned by `_call_plan` (arguments checked,
 request and options built, before any I/O) and run by `_answer`;
 `bind_tools` and `with_structured_output` are built by `_structured_output`.
+The structured-output parsers and the site probe are imported on first use: a
+plain call needs neither.
 """
 
 from __future__ import annotations
