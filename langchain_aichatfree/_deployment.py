@@ -1,36 +1,25 @@
 """`Deployment`: one site a `ChatAIChatFree` pool can send a call to.
 
 Validation (the same rules as `ChatAIChatFree`'s own fields, from `_settings`)
-and the names a deployment is known by; the one piece of I/O, `from_site`, is
-the site probe's (`_site`), imported when used.
+and the names a deployment is known by. The one piece of I/O, `from_site`, is
+the site probe's (`_site`, imported when used); `configured_from_site` serves
+the model's `from_site` too.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from typing_extensions import Self
 
-from langchain_aichatfree._settings import BaseURL, Password, Secret
+from langchain_aichatfree._settings import BaseURL, Password, Secret, public_url
 
-__all__ = ["Deployment", "public_url"]
+if TYPE_CHECKING:
+    from langchain_aichatfree._site import ProbeOptions
 
-
-def public_url(base_url: str) -> str:
-    """The base URL as it may be shown: no user or password, no trailing slash.
-
-    Args:
-        base_url: The site's root URL.
-
-    Returns:
-        The same URL without credentials (``https://u:p@a.example/`` becomes
-        ``https://a.example``), for metadata, logs, status and quota groups.
-    """
-    parts = urlsplit(base_url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+__all__ = ["Deployment", "configured_from_site", "public_url"]
 
 
 class Deployment(BaseModel):
@@ -117,10 +106,10 @@ class Deployment(BaseModel):
     async def afrom_site(
         cls, url: str, password: str | SecretStr | None = None, **fields: Any
     ) -> Self:
-        """Async `from_site`.
+        """Async `from_site`, probing with the default timeouts.
 
         Args:
-            url: The site, e.g. ``"https://your.site"``.
+            url: The site.
             password: The site password, if it has one.
             **fields: The other fields (see `from_site`).
 
@@ -128,20 +117,69 @@ class Deployment(BaseModel):
             The deployment.
         """
         from langchain_aichatfree._constants import DEFAULT_CHUNK_TIMEOUT
-        from langchain_aichatfree._site import (
-            check_not_discovered,
-            probe_options,
-            site_fields,
-        )
+        from langchain_aichatfree._site import probe_options
 
-        check_not_discovered(fields)
-        given = {} if password is None else {"password": password}
-        draft = cls(base_url=url, **fields, **given)  # every field checked first
-        options = probe_options(
+        defaults = probe_options(
             timeout=None,
             chunk_timeout=DEFAULT_CHUNK_TIMEOUT,
             verify_ssl=True,
             proxy=None,
         )
-        found = await site_fields(url, draft.password, options)
-        return cls(**fields, **found)
+        return await configured_from_site(
+            cls,
+            url,
+            password,
+            fields,
+            probe_settings=lambda _: defaults,
+            draft_fields={"base_url": url},  # required: a draft checks the rest
+        )
+
+
+class _Configured(Protocol):
+    """What `configured_from_site` builds: a model or a deployment."""
+
+    @property
+    def password(self) -> SecretStr | None:
+        """The site password, checked."""
+
+
+_ConfiguredT = TypeVar("_ConfiguredT", bound=_Configured)
+
+
+async def configured_from_site(
+    build: Callable[..., _ConfiguredT],
+    url: str,
+    password: str | SecretStr | None,
+    fields: Mapping[str, Any],
+    *,
+    probe_settings: Callable[[_ConfiguredT], ProbeOptions],
+    draft_fields: Mapping[str, Any] | None = None,
+) -> _ConfiguredT:
+    """`from_site` for a model or a deployment: check, probe, then build.
+
+    Every field (the password too) is checked by building a draft before any
+    I/O; the probe's options come from the draft; the result is built from
+    the fields and what the site says.
+
+    Args:
+        build: The class (`ChatAIChatFree` or `Deployment`).
+        url: The site.
+        password: The site password, if any.
+        fields: The other fields; ``base_url``, ``dialect`` and ``secret`` are
+            found, not given.
+        probe_settings: The probe's options for the draft.
+        draft_fields: Fields only the draft needs (a required ``base_url``).
+
+    Returns:
+        The configured model or deployment.
+
+    Raises:
+        TypeError: `fields` sets a field the probe finds.
+    """
+    from langchain_aichatfree._site import check_not_discovered, site_fields
+
+    check_not_discovered(fields)
+    given = {} if password is None else {"password": password}
+    draft = build(**(draft_fields or {}), **fields, **given)
+    found = await site_fields(url, draft.password, probe_settings(draft))
+    return build(**fields, **found)

@@ -8,20 +8,41 @@ constructor does. Pure: no I/O.
 Numbers are strict: a `bool` is not a number and a string is not parsed, so
 `max_tokens=True` or `timeout="5"` is an error, not a guess. Seconds must be
 finite and positive; `float("inf")` means no limit, like `None`.
+
+The rules that span settings live here too: an unknown constructor argument
+(`refuse_unknown_arguments`), `deployments` against the fields it replaces
+(`check_deployments`), and each field's rule applied again when the field is
+assigned (`assignment_rules`).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import math
+import os
 import re
 from collections.abc import Collection, Mapping
-from typing import Annotated, Final
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, Strict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    Strict,
+    TypeAdapter,
+)
 
-from langchain_aichatfree._constants import DEFAULT_BASE_URL, ENV_PASSWORD
+from langchain_aichatfree._constants import (
+    DEFAULT_BASE_URL,
+    DEFAULT_QUOTA_STORE,
+    ENV_PASSWORD,
+    ENV_QUOTA_STORE,
+)
 
 _CONTROL_OR_SPACE: Final = re.compile(r"[\x00-\x20\x7f\s]")
 """Characters a URL may not contain (after surrounding whitespace is removed)."""
@@ -80,6 +101,21 @@ def redact_url(url: str) -> str:
         return url
     host = parts.netloc.rpartition("@")[2]
     return parts._replace(netloc=f"***@{host}").geturl()
+
+
+def public_url(base_url: str) -> str:
+    """The base URL as it may be shown: no user or password, no trailing slash.
+
+    Args:
+        base_url: The site's root URL.
+
+    Returns:
+        The same URL without credentials (``https://u:p@a.example/`` becomes
+        ``https://a.example``), for metadata, logs, status and quota groups.
+    """
+    parts = urlsplit(base_url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
 
 
 def _hide_credentials(value: object) -> object:
@@ -198,6 +234,31 @@ def _check_password(password: SecretStr | None) -> SecretStr | None:
     return password
 
 
+def _default_quota_store(value: object) -> object:
+    """`None` is the default store (env `AICHATFREE_QUOTA_STORE`, else memory).
+
+    A serialised model holds the store URL as a secret (it may carry the Redis
+    password); loaded without it, the default applies.
+    """
+    if value is None:
+        return os.environ.get(ENV_QUOTA_STORE, DEFAULT_QUOTA_STORE)
+    return value
+
+
+def _check_quota_store(value: str) -> str:
+    if value != "memory" and urlsplit(value).scheme not in {
+        "redis",
+        "rediss",
+        "unix",
+    }:
+        msg = (
+            "quota_store must be 'memory' or a redis://, rediss:// or unix:// "
+            f"URL, got {public_url(value)!r}."
+        )
+        raise ValueError(msg)
+    return value
+
+
 def _check_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
     if headers is None:
         return None
@@ -244,6 +305,10 @@ Password = Annotated[
     SecretStr | None, AfterValidator(_check_password), BeforeValidator(_as_secret)
 ]
 Headers = Annotated[dict[str, str] | None, AfterValidator(_check_headers)]
+QuotaStoreURL = Annotated[
+    str, AfterValidator(_check_quota_store), BeforeValidator(_default_quota_store)
+]
+"""``"memory"`` or a Redis URL; `None` is the default."""
 
 
 def closest_name(name: str, known: Collection[str]) -> str | None:
@@ -278,19 +343,94 @@ def did_you_mean(unknown: Collection[str], known: Collection[str]) -> str:
     return f" Did you mean {', '.join(pairs)}?" if pairs else ""
 
 
-def known_field_names(fields: Mapping[str, object]) -> frozenset[str]:
-    """Field names and their aliases, from a pydantic model's `model_fields`.
+@functools.cache
+def _accepted_names(model_class: type[BaseModel]) -> frozenset[str]:
+    """The names a model class's constructor accepts: fields and aliases."""
+    names: set[str] = set()
+    for name, info in model_class.model_fields.items():
+        names.add(name)
+        if isinstance(info.alias, str):
+            names.add(info.alias)
+    return frozenset(names)
+
+
+def refuse_unknown_arguments(model_class: type[BaseModel], data: object) -> None:
+    """An unknown constructor argument is an error naming the closest real field.
+
+    A misspelled `base_url` would otherwise send the prompt, and the password,
+    to the public site. A `TypeError`, as Python raises for an unexpected
+    keyword argument (and pydantic does not wrap it with the whole input,
+    password included).
 
     Args:
-        fields: The model's `model_fields`.
+        model_class: The model being built.
+        data: Its input (only a dict's keys are checked).
+
+    Raises:
+        TypeError: For an argument that is no field's name or alias.
+    """
+    if not isinstance(data, dict):
+        return
+    known = _accepted_names(model_class)
+    unknown = [k for k in data if isinstance(k, str) and k not in known]
+    if unknown:
+        msg = (
+            f"{model_class.__name__} got unexpected keyword arguments {unknown}."
+            f"{did_you_mean(unknown, known)} The settings are listed in "
+            "the class docstring and the README's Configuration section."
+        )
+        raise TypeError(msg)
+
+
+def check_deployments(
+    deployments: Collection[object] | None, fields_set: Collection[str]
+) -> None:
+    """`deployments`, when given, names some and replaces the one-site fields.
+
+    Args:
+        deployments: The pool, if given.
+        fields_set: The fields given explicitly.
+
+    Raises:
+        ValueError: An empty pool, or a pool with `base_url`, `password`,
+            `secret` or `dialect` given too.
+    """
+    if deployments is None:
+        return
+    explicit = sorted({"base_url", "password", "secret", "dialect"} & set(fields_set))
+    if explicit:
+        msg = (
+            f"Set either deployments or {', '.join(explicit)}, not both: "
+            "each Deployment has its own base_url, password, secret and "
+            "dialect."
+        )
+        raise ValueError(msg)
+    if not deployments:
+        msg = "deployments must name at least one Deployment."
+        raise ValueError(msg)
+
+
+@functools.cache
+def assignment_rules(
+    model_class: type[BaseModel], base: type[BaseModel]
+) -> Mapping[str, TypeAdapter[Any]]:
+    """Each field a class adds to its base, with the rule it obeys when assigned.
+
+    Args:
+        model_class: The model class.
+        base: The class whose fields are left alone.
 
     Returns:
-        Every name the constructor accepts.
+        A `TypeAdapter` per field, from the field's own annotation (input hidden
+        from errors).
     """
-    names: set[str] = set()
-    for name, info in fields.items():
-        names.add(name)
-        alias = getattr(info, "alias", None)
-        if isinstance(alias, str):
-            names.add(alias)
-    return frozenset(names)
+    own = set(model_class.model_fields) - set(base.model_fields)
+    return {
+        name: TypeAdapter(
+            model_class.model_fields[name].rebuild_annotation(),
+            config=ConfigDict(
+                hide_input_in_errors=True, title=f"{model_class.__name__}.{name}"
+            ),
+        )
+        for name in sorted(own)
+    }

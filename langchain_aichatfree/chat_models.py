@@ -1,16 +1,19 @@
-"""`ChatAIChatFree`: the AIChatFree web app as a LangChain chat model."""
+"""`ChatAIChatFree`: the AIChatFree web app as a LangChain chat model.
+
+The class holds the settings (each field with its rule from `_settings`) and
+LangChain's entry points. A call is planned by `_call_plan` (arguments checked,
+request and options built, before any I/O) and run by `_answer`;
+`bind_tools` and `with_structured_output` are built by `_structured_output`.
+The structured-output parsers and the site probe are imported on first use: a
+plain call needs neither.
+"""
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Final, Literal, cast
-from urllib.parse import urlsplit
+from typing import Any, Literal, cast
 
-import aiohttp
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
     CallbackManagerForLLMRun,
@@ -21,27 +24,29 @@ from langchain_core.language_models import (
     LanguageModelInput,
     ModelProfile,
 )
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.messages.ai import UsageMetadata, add_usage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableMap
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
-from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
-    TypeAdapter,
-    create_model,
-    field_validator,
     model_validator,
 )
 from typing_extensions import Self
 
 from langchain_aichatfree import _sync
+from langchain_aichatfree._answer import PlannedCall
+from langchain_aichatfree._call_plan import (
+    CallPlan,
+    RouterCache,
+    plan_call,
+    pool_router,
+)
 from langchain_aichatfree._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CHUNK_TIMEOUT,
@@ -57,29 +62,12 @@ from langchain_aichatfree._constants import (
     ENV_QUOTA_STORE,
     ENV_SECRET,
     GENERATE_PATH,
-    MAX_OUTPUT_TOKENS,
     PROVIDER,
     RPM_WINDOW,
-    RPM_WINDOW_MARGIN,
-    USER_AGENT,
 )
-from langchain_aichatfree._deployment import Deployment, public_url
-from langchain_aichatfree._json_answer import (
-    JsonAnswerParser,
-    ToolDictParser,
-    ToolObjectParser,
-    parse_with_raw,
-)
-from langchain_aichatfree._protocol import (
-    PreparedRequest,
-    estimate_token_ids,
-    estimate_tokens,
-    prepare_request,
-    tokens_for_bytes,
-)
-from langchain_aichatfree._quota import store_from_url
-from langchain_aichatfree._retrying_call import RetryingCall
-from langchain_aichatfree._router import Router, endpoints_for
+from langchain_aichatfree._deployment import Deployment, configured_from_site
+from langchain_aichatfree._protocol import estimate_token_ids, estimate_tokens
+from langchain_aichatfree._router import Router
 from langchain_aichatfree._sessions import SessionPool
 from langchain_aichatfree._settings import (
     BaseURL,
@@ -88,68 +76,17 @@ from langchain_aichatfree._settings import (
     Password,
     PositiveInt,
     ProxyURL,
+    QuotaStoreURL,
     RetryCount,
     Seconds,
     Secret,
     StopSequences,
     Temperature,
-    did_you_mean,
-    known_field_names,
+    assignment_rules,
+    check_deployments,
     redact_url,
+    refuse_unknown_arguments,
 )
-from langchain_aichatfree._site import (
-    check_not_discovered,
-    probe_options,
-    site_fields,
-)
-from langchain_aichatfree._stream import AnswerState
-from langchain_aichatfree._tool_calls import ToolAnswer
-from langchain_aichatfree._tool_prompt import (
-    reask_messages,
-    reask_text,
-    render_instructions,
-)
-from langchain_aichatfree._tool_reader import ToolAnswerReader, parse_answer
-from langchain_aichatfree._tool_setup import (
-    ToolSetup,
-    build_tool_setup,
-    format_tool,
-    normalize_tool_choice,
-    response_format_from_schema,
-    tool_name,
-)
-from langchain_aichatfree._transport import CallOptions
-
-_TOOL_KWARGS = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
-"""Call keyword arguments that ask for emulated tools or a JSON answer."""
-
-_OVERRIDABLE: Final = (
-    "model",
-    "temperature",
-    "max_tokens",
-    "timeout",
-    "chunk_timeout",
-    "max_retries",
-    "max_wait",
-    "proxy",
-    "stop",
-)
-"""Fields a single call may override with a keyword argument of the same name."""
-
-_CALL_KWARGS = frozenset(
-    {*_OVERRIDABLE, "connector", "stream", *_TOOL_KWARGS} - {"stop"}
-)
-"""Keyword arguments a single call accepts (besides `stop`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _ToolPlan:
-    """A call's emulated tools, and what the one re-ask of a forced call needs."""
-
-    setup: ToolSetup
-    instructions: str
-    messages: Sequence[BaseMessage]
-    temperature: float | None
 
 
 class ChatAIChatFree(BaseChatModel):
@@ -396,7 +333,7 @@ class ChatAIChatFree(BaseChatModel):
     Unset, the one deployment those fields name is a pool of one, with the
     same cooldowns."""
 
-    quota_store: str = Field(
+    quota_store: QuotaStoreURL = Field(
         default_factory=from_env(ENV_QUOTA_STORE, default=DEFAULT_QUOTA_STORE),
         repr=False,
         validate_default=True,
@@ -416,62 +353,22 @@ class ChatAIChatFree(BaseChatModel):
     Past it, `RateLimitError` with `retry_after` = seconds until the earliest
     deployment frees."""
 
-    @field_validator("quota_store", mode="before")
-    @classmethod
-    def _default_quota_store(cls, value: Any) -> Any:
-        # A serialised model holds the store URL as a secret (it may carry the
-        # Redis password); loaded without it, the default applies.
-        if value is None:
-            return os.environ.get(ENV_QUOTA_STORE, DEFAULT_QUOTA_STORE)
-        return value
-
-    @field_validator("quota_store")
-    @classmethod
-    def _check_quota_store(cls, value: str) -> str:
-        if value != "memory" and urlsplit(value).scheme not in {
-            "redis",
-            "rediss",
-            "unix",
-        }:
-            msg = (
-                "quota_store must be 'memory' or a redis://, rediss:// or unix:// "
-                f"URL, got {public_url(value)!r}."
-            )
-            raise ValueError(msg)
-        return value
-
-    _pool: SessionPool = PrivateAttr(default_factory=SessionPool)
-    _router: tuple[tuple[Any, ...], Router] | None = PrivateAttr(default=None)
+    _sessions: SessionPool = PrivateAttr(default_factory=SessionPool)
+    _router: RouterCache | None = PrivateAttr(default=None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A setting changed later obeys the rule it obeyed at construction.
         # (Pydantic's validate_assignment would also re-run LangChain's model
         # validators on every internal assignment: construction 60% slower.)
-        adapter = _ASSIGNMENT_RULES.get(name)
-        if adapter is not None:
-            value = adapter.validate_python(value)
+        rule = assignment_rules(type(self), BaseChatModel).get(name)
+        if rule is not None:
+            value = rule.validate_python(value)
         super().__setattr__(name, value)
 
     @model_validator(mode="before")
     @classmethod
     def _refuse_unknown_arguments(cls, data: Any) -> Any:
-        """An unknown argument is an error naming the closest real field.
-
-        A misspelled `base_url` would otherwise send the prompt, and the
-        password, to the public site. A `TypeError`, as Python raises for an
-        unexpected keyword argument (and pydantic does not wrap it with the
-        whole input, password included).
-        """
-        if isinstance(data, dict):
-            known = _known_names(cls)
-            unknown = [k for k in data if isinstance(k, str) and k not in known]
-            if unknown:
-                msg = (
-                    f"ChatAIChatFree got unexpected keyword arguments {unknown}."
-                    f"{did_you_mean(unknown, known)} The settings are listed in "
-                    "the class docstring and the README's Configuration section."
-                )
-                raise TypeError(msg)
+        refuse_unknown_arguments(cls, data)
         return data
 
     @model_validator(mode="after")
@@ -482,20 +379,7 @@ class ChatAIChatFree(BaseChatModel):
 
     @model_validator(mode="after")
     def _check_deployments(self) -> Self:
-        if self.deployments is not None:
-            explicit = sorted(
-                {"base_url", "password", "secret", "dialect"} & self.model_fields_set
-            )
-            if explicit:
-                msg = (
-                    f"Set either deployments or {', '.join(explicit)}, not both: "
-                    "each Deployment has its own base_url, password, secret and "
-                    "dialect."
-                )
-                raise ValueError(msg)
-            if not self.deployments:
-                msg = "deployments must name at least one Deployment."
-                raise ValueError(msg)
+        check_deployments(self.deployments, self.model_fields_set)
         return self
 
     @classmethod
@@ -535,7 +419,7 @@ class ChatAIChatFree(BaseChatModel):
     async def afrom_site(
         cls, url: str, password: str | SecretStr | None = None, **fields: Any
     ) -> Self:
-        """Async `from_site`.
+        """Async `from_site`, probing with this model's timeouts, TLS and proxy.
 
         Args:
             url: The site, e.g. ``"https://your.site"``.
@@ -545,22 +429,23 @@ class ChatAIChatFree(BaseChatModel):
         Returns:
             The configured model.
         """
-        check_not_discovered(fields)
-        rest = {k: v for k, v in fields.items() if k not in ("password", "api_key")}
+        from langchain_aichatfree._site import probe_options
+
         if password is None:
             password = fields.get("password", fields.get("api_key"))
-        # Every setting is checked before any I/O (the password too), and the
-        # probe uses the model's own timeouts, TLS setting and proxy.
-        given = {} if password is None else {"password": password}
-        draft = cls(**rest, **given)
-        options = probe_options(
-            timeout=draft.timeout,
-            chunk_timeout=draft.chunk_timeout,
-            verify_ssl=draft.verify_ssl,
-            proxy=draft.proxy,
+        rest = {k: v for k, v in fields.items() if k not in ("password", "api_key")}
+        return await configured_from_site(
+            cls,
+            url,
+            password,
+            rest,
+            probe_settings=lambda draft: probe_options(  # the model's own
+                timeout=draft.timeout,
+                chunk_timeout=draft.chunk_timeout,
+                verify_ssl=draft.verify_ssl,
+                proxy=draft.proxy,
+            ),
         )
-        found = await site_fields(url, draft.password, options)
-        return cls(**rest, **found)
 
     # -- LangChain plumbing -------------------------------------------------
 
@@ -615,7 +500,7 @@ class ChatAIChatFree(BaseChatModel):
         self, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
         # What tracers record, before the call's arguments are checked: a
-        # call's `proxy` with credentials (refused by `_prepare`) is redacted.
+        # call's `proxy` with credentials (refused by `plan_call`) is redacted.
         if isinstance(kwargs.get("proxy"), str):
             kwargs["proxy"] = redact_url(kwargs["proxy"])
         return super()._get_invocation_params(stop=stop, **kwargs)
@@ -659,172 +544,16 @@ class ChatAIChatFree(BaseChatModel):
         """The URL requests are posted to."""
         return self.base_url.rstrip("/") + GENERATE_PATH
 
-    def _headers(self, base_url: str | None = None) -> dict[str, str]:
-        base_url = self.base_url if base_url is None else base_url
-        parts = urlsplit(base_url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        headers = {
-            "Content-Type": "text/plain;charset=UTF-8",
-            "Accept": "*/*",
-            "Origin": origin,
-            "Referer": base_url.rstrip("/") + "/",
-            "User-Agent": USER_AGENT,
-        }
-        if self.default_headers:
-            headers.update(self.default_headers)
-        return headers
-
     def _get_router(self) -> Router:
-        """The model's pool and quota store, made on first use (no I/O).
+        """The model's deployments and quota store, made on first use (no I/O)."""
+        self._router = pool_router(self, self._router)
+        return self._router[1]
 
-        Made again if a setting it depends on changed (a `model_copy` with an
-        update keeps the private attributes of the original).
-        """
-        key = (
-            self.deployments,
-            self.base_url,
-            self.password,
-            self.secret,
-            self.dialect,
-            self.default_headers,
-            self.quota_store,
-            self.rpm_window,
-        )
-        cached = self._router
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        implicit = self.deployments is None
-        deployments = self.deployments or [
-            Deployment(
-                base_url=self.base_url,
-                password=self.password,
-                secret=self.secret,
-                dialect=self.dialect,
-            )
-        ]
-        router = Router(
-            endpoints_for(deployments, self._headers, GENERATE_PATH),
-            store_from_url(
-                self.quota_store,
-                rpm_window=self.rpm_window * (1 + RPM_WINDOW_MARGIN),
-            ),
-            implicit=implicit,
-        )
-        self._router = (key, router)
-        return router
-
-    def _prepare(
+    def _plan(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: Any
-    ) -> tuple[PreparedRequest, CallOptions, str, _ToolPlan | None]:
+    ) -> CallPlan:
         """Check and convert everything a call needs, before any I/O."""
-        unknown = {
-            k for k in kwargs if k not in _CALL_KWARGS and not k.startswith("ls_")
-        }
-        if unknown:
-            msg = (
-                f"ChatAIChatFree got unexpected keyword arguments {sorted(unknown)}; "
-                f"a call accepts stop and {sorted(_CALL_KWARGS - {'stream'})}."
-                f"{did_you_mean(unknown, _CALL_KWARGS | {'stop'})}"
-            )
-            raise TypeError(msg)
-        call = self._call_settings(stop, kwargs)
-        connector = kwargs.get("connector")
-        if connector is not None and not isinstance(connector, aiohttp.BaseConnector):
-            msg = f"connector must be an aiohttp connector, got {type(connector)}."
-            raise TypeError(msg)
-        temperature = call["temperature"]
-        tools = _plan_tools(messages, kwargs, temperature)
-        router = self._get_router()
-        request = prepare_request(
-            messages,
-            dialect=router.endpoints[0].deployment.dialect,
-            temperature=temperature,
-            instructions=tools.instructions if tools is not None else None,
-        )
-        options = CallOptions(
-            url=self.endpoint,
-            headers=self._headers(),
-            secret=self.secret,
-            password=self.password,
-            timeout=call["timeout"],
-            chunk_timeout=call["chunk_timeout"],
-            max_retries=call["max_retries"],
-            stop=tuple(call["stop"] or ()),
-            max_tokens=call["max_tokens"],
-            proxy=call["proxy"],
-            connector=connector,
-            rate_limiter=self.rate_limiter,
-            max_response_bytes=self.max_response_bytes,
-            follow_redirects=self.follow_redirects,
-            verify_ssl=self.verify_ssl,
-            dialect=self.dialect,
-            router=router,
-            max_wait=float(call["max_wait"]),
-        )
-        return request, options, call["model"], tools
-
-    def _call_settings(
-        self, stop: list[str] | None, kwargs: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """A call's settings: its own arguments, checked by the fields' rules.
-
-        The arguments are validated by a model built from the fields
-        themselves (`_CallArguments`), so a call obeys exactly the rules the
-        constructor does; whatever the call does not give comes from the model.
-        """
-        settings = {name: getattr(self, name) for name in _OVERRIDABLE}
-        given = {name: kwargs[name] for name in _OVERRIDABLE if name in kwargs}
-        if stop is not None:
-            given["stop"] = stop
-        if given:  # the model's own values were checked when they were set
-            checked = _CallArguments.model_validate(given)
-            settings.update({name: getattr(checked, name) for name in given})
-        return settings
-
-    def _metadata(
-        self, state: AnswerState, request: PreparedRequest, model: str
-    ) -> tuple[dict[str, Any], UsageMetadata]:
-        response_metadata: dict[str, Any] = {
-            "model_name": model,
-            "finish_reason": state.finish_reason or "stop",
-            "model_provider": PROVIDER,
-        }
-        if state.deployment is not None:
-            response_metadata["deployment"] = state.deployment
-            response_metadata["routing"] = list(state.routing)
-        input_tokens = tokens_for_bytes(request.input_text_bytes)
-        output_tokens = tokens_for_bytes(state.text_bytes)
-        usage = UsageMetadata(
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            total_tokens=input_tokens + output_tokens,
-        )
-        return response_metadata, usage
-
-    async def _aiter_chunks(
-        self,
-        request: PreparedRequest,
-        options: CallOptions,
-        model: str,
-        tools: _ToolPlan | None = None,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        if tools is not None and tools.setup.parses_calls:
-            async for chunk in self._aiter_tool_chunks(request, options, model, tools):
-                yield chunk
-            return
-        call = RetryingCall(self._pool, request, options)
-        async for piece in call.stream():
-            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
-        response_metadata, usage = self._metadata(call.state, request, model)
-        yield ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="",
-                chunk_position="last",
-                response_metadata=response_metadata,
-                usage_metadata=usage,
-            ),
-            generation_info={"finish_reason": response_metadata["finish_reason"]},
-        )
+        return plan_call(self, messages, stop, kwargs, self._get_router())
 
     async def _astream(
         self,
@@ -833,8 +562,8 @@ class ChatAIChatFree(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request, options, model, tools = self._prepare(messages, stop, kwargs)
-        async for chunk in self._aiter_chunks(request, options, model, tools):
+        plan = self._plan(messages, stop, kwargs)
+        async for chunk in PlannedCall(self._sessions, plan).stream():
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -846,10 +575,8 @@ class ChatAIChatFree(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request, options, model, tools = self._prepare(messages, stop, kwargs)
-        for chunk in _sync.iterate(
-            lambda: self._aiter_chunks(request, options, model, tools)
-        ):
+        plan = self._plan(messages, stop, kwargs)
+        for chunk in _sync.iterate(lambda: PlannedCall(self._sessions, plan).stream()):
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -861,8 +588,8 @@ class ChatAIChatFree(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, options, model, tools = self._prepare(messages, stop, kwargs)
-        return await self._acollect(request, options, model, tools)
+        plan = self._plan(messages, stop, kwargs)
+        return await PlannedCall(self._sessions, plan).collect()
 
     def _generate(
         self,
@@ -871,121 +598,10 @@ class ChatAIChatFree(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, options, model, tools = self._prepare(messages, stop, kwargs)
-        return _sync.run(self._acollect(request, options, model, tools))
-
-    async def _acollect(
-        self,
-        request: PreparedRequest,
-        options: CallOptions,
-        model: str,
-        tools: _ToolPlan | None = None,
-    ) -> ChatResult:
-        if tools is not None and tools.setup.parses_calls:
-            answer, response_metadata, usage = await self._aask_for_tools(
-                request, options, model, tools
-            )
-            message = AIMessage(
-                content=answer.content,
-                tool_calls=answer.tool_calls,
-                invalid_tool_calls=answer.invalid_tool_calls,
-                response_metadata=response_metadata,
-                usage_metadata=usage,
-            )
-        else:
-            state = await RetryingCall(self._pool, request, options).collect()
-            response_metadata, usage = self._metadata(state, request, model)
-            message = AIMessage(
-                content=state.text,
-                response_metadata=response_metadata,
-                usage_metadata=usage,
-            )
-        return ChatResult(
-            generations=[
-                ChatGeneration(
-                    message=message,
-                    generation_info={
-                        "finish_reason": response_metadata["finish_reason"]
-                    },
-                )
-            ],
-            llm_output={"model_name": model},
-        )
+        plan = self._plan(messages, stop, kwargs)
+        return _sync.run(PlannedCall(self._sessions, plan).collect())
 
     # -- emulated tools and structured output ---------------------------------
-
-    async def _aiter_tool_chunks(
-        self,
-        request: PreparedRequest,
-        options: CallOptions,
-        model: str,
-        tools: _ToolPlan,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        """Stream an answer read for tool calls.
-
-        Text streams as it arrives; an envelope is held back and its calls come
-        on the last chunk. When a call is required the answer must be one, so it
-        is read whole (it may be re-asked) and comes as one last chunk.
-        """
-        if tools.setup.requires_call:
-            answer, metadata, usage = await self._aask_for_tools(
-                request, options, model, tools
-            )
-            yield _last_tool_chunk(answer, answer.content, metadata, usage)
-            return
-        call = RetryingCall(self._pool, request, options)
-        readers: list[ToolAnswerReader] = []
-
-        def new_reader() -> Callable[[str], str]:
-            # One per attempt: a retry after a failure inside a held-back
-            # envelope (nothing shown yet) starts reading afresh.
-            readers.append(ToolAnswerReader(setup.names, parallel=setup.parallel))
-            return readers[-1].feed
-
-        setup = tools.setup
-        async for shown in call.stream(new_reader):
-            yield ChatGenerationChunk(message=AIMessageChunk(content=shown))
-        answer = readers[-1].finish()
-        metadata, usage = self._metadata(call.state, request, model)
-        yield _last_tool_chunk(
-            answer, answer.content, _tool_finish(metadata, answer), usage
-        )
-
-    async def _aask_for_tools(
-        self,
-        request: PreparedRequest,
-        options: CallOptions,
-        model: str,
-        tools: _ToolPlan,
-    ) -> tuple[ToolAnswer, dict[str, Any], UsageMetadata]:
-        """Get a whole answer and read its calls; re-ask once if a call is missing.
-
-        The re-ask is a second request whose history holds the non-compliant
-        answer and a short corrective user turn. Its answer is returned as it
-        is, with `tool_call_forced_retry` in the metadata (and
-        `tool_call_missing` if it still makes no required call).
-        """
-        setup = tools.setup
-        state = await RetryingCall(self._pool, request, options).collect()
-        answer = parse_answer(state.text, setup)
-        metadata, usage = self._metadata(state, request, model)
-        if setup.requires_call and not answer.satisfies(setup):
-            retry = prepare_request(
-                reask_messages(tools.messages, state.text, reask_text(setup, answer)),
-                dialect=self.dialect,
-                temperature=tools.temperature,
-                instructions=tools.instructions,
-            )
-            if options.rate_limiter is not None:  # a new request, like any other
-                await options.rate_limiter.aacquire(blocking=True)
-            state = await RetryingCall(self._pool, retry, options).collect()
-            answer = parse_answer(state.text, setup)
-            metadata, retry_usage = self._metadata(state, retry, model)
-            usage = add_usage(usage, retry_usage)
-            metadata["tool_call_forced_retry"] = True
-            if not answer.satisfies(setup):
-                metadata["tool_call_missing"] = True
-        return answer, _tool_finish(metadata, answer), usage
 
     def bind_tools(
         self,
@@ -1034,25 +650,17 @@ class ChatAIChatFree(BaseChatModel):
         Returns:
             The model with the tools bound.
         """
-        formatted = [format_tool(tool, strict=strict) for tool in tools]
-        if tool_choice is not None:
-            mode, forced = normalize_tool_choice(
-                tool_choice, [tool_name(t) for t in formatted]
+        from langchain_aichatfree._structured_output import tool_binding
+
+        return self.bind(
+            **tool_binding(
+                tools,
+                tool_choice=tool_choice,
+                parallel_tool_calls=parallel_tool_calls,
+                strict=strict,
+                kwargs=kwargs,
             )
-            kwargs["tool_choice"] = (
-                {"type": "function", "function": {"name": forced}}
-                if forced is not None
-                else mode
-            )
-        if parallel_tool_calls is not None:
-            kwargs["parallel_tool_calls"] = parallel_tool_calls
-        build_tool_setup(  # fail here, not at the first call
-            tools=formatted,
-            tool_choice=kwargs.get("tool_choice"),
-            parallel_tool_calls=parallel_tool_calls,
-            response_format=kwargs.get("response_format"),
         )
-        return self.bind(tools=formatted, **kwargs)
 
     def with_structured_output(
         self,
@@ -1096,55 +704,16 @@ class ChatAIChatFree(BaseChatModel):
             ValueError: An unknown method, a missing schema, or `strict` with
                 ``json_mode``.
         """
-        if method not in {"json_schema", "function_calling", "json_mode"}:
-            msg = (
-                "method must be 'json_schema', 'function_calling' or 'json_mode', "
-                f"got {method!r}."
-            )
-            raise ValueError(msg)
-        if strict is not None and method == "json_mode":
-            msg = "strict is not supported with method='json_mode'."
-            raise ValueError(msg)
-        if schema is None and method != "json_mode":
-            msg = f"method={method!r} needs a schema."
-            raise ValueError(msg)
-        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
-        if schema is not None:
-            ls_kwargs: dict[str, Any] = {"method": method}
-            if method != "json_mode":
-                ls_kwargs["strict"] = strict
-            kwargs["ls_structured_output_format"] = {
-                "kwargs": ls_kwargs,
-                "schema": schema,
-            }
-        llm: Runnable[LanguageModelInput, AIMessage]
-        parser: Runnable[Any, Any]
-        if method == "function_calling":
-            assert schema is not None  # noqa: S101 - checked above
-            name = tool_name(format_tool(schema))
-            llm = self.bind_tools(
-                [schema],
-                tool_choice=name,
-                parallel_tool_calls=False,
-                strict=strict,
-                **kwargs,
-            )
-            parser = (
-                ToolObjectParser(tools=[schema], first_tool_only=True)
-                if is_pydantic
-                else ToolDictParser(key_name=name, first_tool_only=True)
-            )
-        else:
-            response_format = (
-                response_format_from_schema(schema, strict=strict)
-                if method == "json_schema" and schema is not None
-                else {"type": "json_object"}
-            )
-            llm = self.bind(response_format=response_format, **kwargs)
-            parser = JsonAnswerParser(pydantic_object=schema if is_pydantic else None)
-        if not include_raw:
-            return llm | parser
-        return RunnableMap(raw=llm) | parse_with_raw(parser)
+        from langchain_aichatfree._structured_output import structured_output
+
+        return structured_output(
+            self,
+            schema,
+            method=method,
+            include_raw=include_raw,
+            strict=strict,
+            kwargs=kwargs,
+        )
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         """What the deployment can do, as `create_agent` reads it.
@@ -1153,27 +722,9 @@ class ChatAIChatFree(BaseChatModel):
         structured output); there is no native structured output; input is
         text only; the deployment stops at 8,000 output tokens.
         """
-        return ModelProfile(
-            text_inputs=True,
-            image_inputs=False,
-            image_url_inputs=False,
-            pdf_inputs=False,
-            audio_inputs=False,
-            video_inputs=False,
-            image_tool_message=False,
-            pdf_tool_message=False,
-            max_output_tokens=MAX_OUTPUT_TOKENS,
-            text_outputs=True,
-            image_outputs=False,
-            audio_outputs=False,
-            video_outputs=False,
-            reasoning_output=False,
-            tool_calling=True,
-            tool_choice=True,
-            tool_call_streaming=True,
-            structured_output=False,
-            temperature=self.dialect == "chatgpt-demo",
-        )
+        from langchain_aichatfree._structured_output import model_profile
+
+        return model_profile(self.dialect)
 
     # -- quotas ---------------------------------------------------------------
 
@@ -1203,13 +754,13 @@ class ChatAIChatFree(BaseChatModel):
 
         This loop's connections to a Redis quota store are closed too.
         """
-        await self._pool.aclose()
+        await self._sessions.aclose()
         if self._router is not None:
             await self._router[1].store.aclose()
 
     def close(self) -> None:
         """Close the model's HTTP sessions from synchronous code."""
-        self._pool.close()
+        self._sessions.close()
         if self._router is not None:
             _sync.run(self._router[1].store.aclose())
 
@@ -1234,77 +785,3 @@ class ChatAIChatFree(BaseChatModel):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-_OWN_FIELDS: Final = frozenset(ChatAIChatFree.model_fields) - frozenset(
-    BaseChatModel.model_fields
-)
-_ASSIGNMENT_RULES: Final[dict[str, TypeAdapter[Any]]] = {
-    name: TypeAdapter(
-        ChatAIChatFree.model_fields[name].rebuild_annotation(),
-        config=ConfigDict(hide_input_in_errors=True, title=f"ChatAIChatFree.{name}"),
-    )
-    for name in _OWN_FIELDS
-}
-"""Each of the model's own fields' rule, applied when the field is assigned."""
-
-_CALL_FIELDS: Final[dict[str, Any]] = {
-    name: (ChatAIChatFree.model_fields[name].rebuild_annotation(), None)
-    for name in _OVERRIDABLE
-}
-_CallArguments: Final = create_model(
-    "ChatAIChatFreeCall",
-    __config__=ConfigDict(
-        extra="forbid", hide_input_in_errors=True, title="ChatAIChatFree call"
-    ),
-    **_CALL_FIELDS,
-)
-"""A call's overriding arguments, validated by the very rules of the fields."""
-
-
-@functools.cache
-def _known_names(cls: type[BaseModel]) -> frozenset[str]:
-    """The names a model class's constructor accepts (its fields are fixed)."""
-    return known_field_names(cls.model_fields)
-
-
-def _plan_tools(
-    messages: Sequence[BaseMessage], kwargs: Any, temperature: float | None
-) -> _ToolPlan | None:
-    """The call's emulated tools, or ``None`` when it asks for none."""
-    if not any(key in kwargs for key in _TOOL_KWARGS):
-        return None
-    setup = build_tool_setup(
-        tools=kwargs.get("tools"),
-        tool_choice=kwargs.get("tool_choice"),
-        parallel_tool_calls=kwargs.get("parallel_tool_calls"),
-        response_format=kwargs.get("response_format"),
-    )
-    if setup is None:
-        return None
-    return _ToolPlan(setup, render_instructions(setup), tuple(messages), temperature)
-
-
-def _tool_finish(metadata: dict[str, Any], answer: ToolAnswer) -> dict[str, Any]:
-    """Report `finish_reason="tool_calls"` for an answer that ended with calls."""
-    if answer.tool_calls and metadata["finish_reason"] == "stop":
-        metadata["finish_reason"] = "tool_calls"
-    return metadata
-
-
-def _last_tool_chunk(
-    answer: ToolAnswer,
-    content: str,
-    metadata: dict[str, Any],
-    usage: UsageMetadata,
-) -> ChatGenerationChunk:
-    return ChatGenerationChunk(
-        message=AIMessageChunk(
-            content=content,
-            tool_call_chunks=answer.tool_call_chunks(),
-            chunk_position="last",
-            response_metadata=metadata,
-            usage_metadata=usage,
-        ),
-        generation_info={"finish_reason": metadata["finish_reason"]},
-    )
