@@ -14,7 +14,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from langchain_aichatfree._cli import add_serve_arguments, server_from_args
+from langchain_aichatfree._cli_serve import add_serve_arguments, server_from_args
 from langchain_aichatfree.testing._server import LocalServer
 
 

@@ -33,29 +33,8 @@ from langchain_core.messages import (
     messages_from_dict,
 )
 
-from langchain_aichatfree import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    ChatAIChatFree,
-    ClientClosedError,
-    DeploymentError,
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    StreamInterruptedError,
-    _cli,
-)
-from langchain_aichatfree._cli import (
-    EXIT_CODES,
-    ChatSession,
-    ExitCode,
-    exit_code_for,
-    main,
-)
-from langchain_aichatfree.errors import make_status_error
+from langchain_aichatfree import ChatAIChatFree
+from langchain_aichatfree._cli import ExitCode, main
 from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Reply
 
 pytestmark = pytest.mark.skipif(
@@ -65,7 +44,6 @@ pytestmark = pytest.mark.skipif(
 PASSWORD = "cli-pw-4417"
 WRONG_PASSWORD = "wrong-pw-9931"
 SECRET = "cli-pub-key"
-ROOT = Path(__file__).parents[2]
 READ_TIMEOUT = 30.0
 """Seconds to wait for expected output (generous: CI machines are slow)."""
 
@@ -377,21 +355,6 @@ def test_an_empty_answer_is_said_on_stderr(run_main: Callable[..., Result]) -> N
     assert json.loads(result.stdout)["response_metadata"]["finish_reason"] == "empty"
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "flag"),
-    [
-        (404, b"", "--base-url"),
-        (401, b"", "--ask-password"),
-    ],
-)
-def test_advice_is_given_once_in_the_command_line_s_words(
-    status: int, body: bytes, flag: str
-) -> None:
-    line = _cli.describe(make_status_error(status, body, dialect="gemini"))
-    assert flag in line
-    assert "`" not in line  # not the library's `base_url` / `password` as well
-
-
 def test_a_chatgpt_demo_site_under_the_default_dialect_hears_of_dialect(
     run_main: Callable[..., Result],
 ) -> None:
@@ -461,136 +424,6 @@ def test_empty_question_exits_2(run_main: Callable[..., Result]) -> None:
 def test_dash_reads_stdin(run_main: Callable[..., Result]) -> None:
     result = run_main("-", stdin="dash question")
     assert result.stdout == "(1 turns) you said: dash question\n"
-
-
-# -- the same code in-process, for what needs no server -------------------------
-
-
-def test_exit_code_table_is_complete() -> None:
-    assert set(EXIT_CODES) == set(ExitCode)
-    assert all(meaning for meaning in EXIT_CODES.values())
-    assert list(EXIT_CODES) == sorted(EXIT_CODES)
-    documented = _cli.__doc__ or ""
-    for code, meaning in EXIT_CODES.items():  # the module docstring's table
-        pattern = rf"^{int(code)}\s+\S.*?\s{{2,}}(\S.*)$"
-        row = re.search(pattern, documented, re.MULTILINE)
-        assert row, code
-        assert meaning.startswith(row.group(1)), (row.group(1), meaning)
-
-
-@pytest.mark.parametrize(
-    ("error", "code"),
-    [
-        (ValueError("bad"), 2),
-        (AuthenticationError("x", status_code=401), 3),
-        # issue 11: the deployment's own key refused is a DeploymentError (it
-        # was an AuthenticationError with a 5xx status that the CLI undid).
-        (DeploymentError("upstream key", status_code=500), 5),
-        (DeploymentError("openai key", status_code=401), 5),
-        (PermissionDeniedError("x", status_code=403), 3),
-        (NotFoundError("x", status_code=404), 5),
-        (ClientClosedError("x"), 6),
-        (RateLimitError("x", status_code=500), 4),
-        (APIError("x", status_code=500), 5),
-        (StreamInterruptedError("x", status_code=200, partial_text="a"), 5),
-        (InvalidRequestError("x", status_code=404), 5),
-        (APIConnectionError("x"), 6),
-        (APITimeoutError("x"), 6),
-        (KeyboardInterrupt(), 130),
-        (RuntimeError("bug"), 1),
-    ],
-)
-def test_exit_code_for(error: BaseException, code: int) -> None:
-    assert exit_code_for(error) == code
-
-
-@pytest.mark.parametrize(
-    ("argv", "expected"),
-    [
-        (["--password", PASSWORD, "hi"], "AICHATFREE_PASSWORD"),
-        (["--base-url", "not a url", "hi"], "base_url must be an http(s) URL"),
-        (["--timeout", "-1", "hi"], "expected a positive number"),
-        (["chat", "--max-retries", "x"], "expected a whole number"),
-    ],
-)
-def test_usage_errors_exit_2(
-    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert expected in err
-    assert PASSWORD not in err
-
-
-@pytest.mark.parametrize(
-    "option",
-    ["--base-url", "--json", "--system", "--timeout", "--chunk-timeout", "--dialect"],
-)
-def test_top_level_help_shows_the_main_options(
-    option: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["--help"]) == 0
-    assert f"\n  {option} " in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["serve", "--port", "99999"],
-        ["serve", "--port", "65536"],
-        ["serve", "--port", "-1"],
-    ],
-)
-def test_serve_refuses_a_port_out_of_range(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "aichatfree serve: error: argument --port: expected a port number" in err
-    assert "0 to 65535" in err
-    assert "bug" not in err
-
-
-def test_serve_takes_verbose() -> None:
-    args = _cli.build_parser().parse_args(["serve", "--verbose"])
-    assert args.verbose is True
-
-
-def test_help_shows_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--help"]) == 0
-    out = capsys.readouterr().out
-    for code in ExitCode:
-        assert f"\n  {int(code):<4} " in out
-
-
-def test_console_script_is_declared() -> None:
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    assert '\naichatfree = "langchain_aichatfree._cli:main"\n' in pyproject
-
-
-def test_session_save_and_load_round_trip(tmp_path: Path) -> None:
-    session = ChatSession(system="Be brief.")
-    session.add_exchange("Hi", "Hello!")
-    path = tmp_path / "chat.json"
-    assert session.save(path) == 3
-    other = ChatSession()
-    assert other.load(path) == 3
-    assert other == session
-    assert [type(m) for m in other.to_messages()] == [
-        SystemMessage,
-        HumanMessage,
-        AIMessage,
-    ]
-
-
-def test_session_load_rejects_other_json(tmp_path: Path) -> None:
-    session = ChatSession(system="kept")
-    path = tmp_path / "not-a-chat.json"
-    for content in ('{"a": 1}', '[{"type": "nonsense"}]', "[1, 2]"):
-        path.write_text(content)
-        with pytest.raises(ValueError, match="not a conversation"):
-            session.load(path)
-    assert session == ChatSession(system="kept")
 
 
 # -- interactive runs through a pseudo-terminal ---------------------------------
