@@ -13,8 +13,13 @@ times, interleaved so that a busy machine slows every variant alike:
 
 ``--compare DIR`` runs the same with the package found in ``DIR`` first on the
 path (a checkout of another revision, e.g. ``git archive main | tar -x -C
-DIR``), so a change's before and after are measured in the same run. The table
-(medians, min-max) goes to stdout and to ``bench/results/coldstart-<time>.md``.
+DIR``), so a change's before and after are measured in the same run. The
+machine's load average is recorded before and after (on a shared machine every
+figure moves with it; compare within a run). Then, for this tree, one more
+``--help`` and one-shot run each under ``python -X importtime`` list the
+``--importtime N`` imports that took longest, cumulative (what a faster start
+would have to avoid). The tables (medians, min-max) go to stdout and to
+``bench/results/coldstart-<time>.md``.
 """
 
 from __future__ import annotations
@@ -70,6 +75,52 @@ def _one_shot(server: LocalServer, env: dict[str, str]) -> tuple[float, float]:
     return request.time - started, ended - started
 
 
+def _slowest_imports(
+    command: list[str], env: dict[str, str], most: int
+) -> list[tuple[int, int, int, str]]:
+    """The `most` imports of `command` that took longest, children included.
+
+    Returns:
+        ``(cumulative µs, self µs, depth, module)``, slowest first; depth 0 is
+        imported by the command itself, 1 by one of those, and so on.
+    """
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *command],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=NEUTRAL_DIR,
+    )
+    rows = []
+    for line in result.stderr.splitlines():
+        if not line.startswith("import time:") or "[us]" in line:
+            continue
+        own, cumulative, name = line.removeprefix("import time:").split("|", 2)
+        depth = (len(name) - len(name.lstrip()) - 1) // 2
+        rows.append((int(cumulative), int(own), depth, name.strip()))
+    return sorted(rows, reverse=True)[:most]
+
+
+def _import_table(title: str, rows: list[tuple[int, int, int, str]]) -> list[str]:
+    lines = [
+        f"### {title}",
+        "",
+        "| cumulative | self | depth | module |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {cumulative / 1e6:.3f} s | {own / 1e6:.3f} s | {depth} | `{name}` |"
+        for cumulative, own, depth, name in rows
+    ]
+    return [*lines, ""]
+
+
+def _load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def _row(name: str, values: list[float]) -> str:
     return (
         f"| {name} | {statistics.median(values):.3f} s | "
@@ -83,7 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare", metavar="DIR", help="also time the package found in DIR"
     )
+    parser.add_argument(
+        "--importtime",
+        type=int,
+        default=10,
+        metavar="N",
+        help="list the N slowest imports of --help and one-shot (0: none)",
+    )
     args = parser.parse_args(argv)
+    load_before = _load()
     variants: dict[str, str | None] = {"this tree": None}
     if args.compare:
         variants = {f"{args.compare}": args.compare, **variants}
@@ -108,14 +167,31 @@ def main(argv: list[str] | None = None) -> int:
                 runs["one-shot: answered, exited"] = total
                 for what, seconds in runs.items():
                     figures.setdefault((label, what), []).append(seconds)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        load_after = _load()
+        imports: list[str] = []
+        if args.importtime > 0:
+            env = _env(None, server.url)
+            module = ["-m", "langchain_aichatfree"]
+            imports = [
+                "## The slowest imports (this tree, one run each)",
+                "",
+                *_import_table(
+                    "`--help`",
+                    _slowest_imports([*module, "--help"], env, args.importtime),
+                ),
+                *_import_table(
+                    '`aichatfree "Hi"` (one-shot)',
+                    _slowest_imports([*module, "Hi"], env, args.importtime),
+                ),
+            ]
     lines = [
         f"# Cold start, {time.strftime('%Y-%m-%d %H:%M:%S')}",
         "",
         f"`python -m bench.coldstart --rounds {args.rounds}"
         + (f" --compare {args.compare}`" if args.compare else "`")
         + f"; Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-        f"load average {load:.1f} at the end. Median and min–max of "
+        f"load average {load_before:.1f} at the start, {load_after:.1f} at the "
+        f"end (1 minute). Median and min–max of "
         f"{args.rounds} fresh processes each.",
         "",
     ]
@@ -127,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             if where == label
         ]
         lines.append("")
-    text = "\n".join(lines)
+    text = "\n".join([*lines, *imports])
     print(text)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"coldstart-{time.strftime('%Y%m%d-%H%M%S')}.md"

@@ -41,6 +41,12 @@ code  class        meaning
 ====  ===========  ============================================================
 
 The table is `EXIT_CODES`; ``aichatfree --help`` prints it too.
+
+This module parses the command line and hands it to the command's module,
+imported only then: ``_cli_ask`` (with ``_cli_wait``, the notice shown while
+waiting), ``_cli_chat``, ``_cli_probe`` (probe and status) and ``_cli_serve``;
+``_cli_model`` builds the model from the flags, ``_cli_report`` says how a
+failure ends (exit codes, wording).
 """
 
 from __future__ import annotations
