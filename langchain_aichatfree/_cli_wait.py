@@ -169,8 +169,9 @@ class WaitingNotice:
 class RetryRecordHandler(logging.Handler):
     """Hands the transport's "Retrying ..." log records to a `WaitingNotice`.
 
-    The record's arguments are ``(delay, attempt, attempts, error)``; other
-    records are ignored.
+    The record's arguments end with ``(attempt, attempts, error)``, after the
+    delay when the transport backs off (a pool that fails over at once logs
+    none); other records are ignored.
     """
 
     def __init__(self, notice: WaitingNotice) -> None:
@@ -191,7 +192,7 @@ class RetryRecordHandler(logging.Handler):
         args = record.args
         if not str(record.msg).startswith("Retrying") or not isinstance(args, tuple):
             return
-        if len(args) == 4:
-            _, attempt, _, error = args
+        if len(args) >= 3:  # (..., attempt, attempts, error)
+            attempt, _, error = args[-3:]
             if isinstance(attempt, int):
                 self._notice.retrying(attempt, str(error))

@@ -83,6 +83,13 @@ def test_status_line_fits_the_terminal(
             (0.5, 2, 3, "APITimeoutError"),
             "attempt 2 of 3 after APITimeoutError (1.5 s of silence allowed)",
         ),
+        (
+            # A pool fails over at once, without a delay.
+            "Retrying AIChatFree request when a deployment is free "
+            "(attempt %d of %d): %s",
+            (2, 3, "RateLimitError"),
+            "attempt 2 of 3 after RateLimitError (1.5 s of silence allowed)",
+        ),
         ("Something else %s %s %s %s", (0.5, 2, 3, "X"), "attempt 1 of 3 ("),
         ("Retrying %s", ("x",), "attempt 1 of 3 ("),
     ],
