@@ -105,6 +105,8 @@ def exit_code_for(error: BaseException) -> ExitCode:
     """
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
+    if isinstance(error, UsageError):  # found before the error classes are needed
+        return ExitCode.USAGE
     from langchain_aichatfree.errors import (
         AIChatFreeError,
         APIConnectionError,
@@ -187,9 +189,11 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
     Returns:
         The line, without the program name.
     """
+    limit = None if verbose else _MAX_MESSAGE
+    if isinstance(error, UsageError):  # said without importing the error classes
+        return f"error: {one_line(str(error), limit=limit)}"
     from langchain_aichatfree.errors import AIChatFreeError, SiteProbeError
 
-    limit = None if verbose else _MAX_MESSAGE
     if isinstance(error, SiteProbeError):
         return f"probe failed: {one_line(error.message, limit=None)}"
     if isinstance(error, AIChatFreeError):

@@ -144,6 +144,40 @@ def test_help_and_usage_errors_import_nothing_heavy(argv: list[str]) -> None:
     assert ours <= LIGHT
 
 
+@pytest.mark.parametrize(
+    ("argv", "stdin", "said"),
+    [
+        ([], " \n", "error: the question is empty"),
+        (["-"], "", "error: the question is empty"),
+        (["  "], "", "error: the question is empty"),
+    ],
+)
+def test_a_question_refused_before_asking_imports_nothing_heavy(
+    argv: list[str], stdin: str, said: str
+) -> None:
+    # Saying "the question is empty" (exit 2) needs neither the model nor the
+    # error classes: it is the command's own usage error.
+    code = (
+        "import json, sys\n"
+        "from langchain_aichatfree._cli import main\n"
+        f"status = main({argv!r})\n"
+        "print(json.dumps([status, sorted(sys.modules)]), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *lines, last = result.stderr.splitlines()
+    status, modules = json.loads(last)
+    assert status == 2
+    assert lines == [f"aichatfree: {said}"]
+    assert [m for m in HEAVY if m in modules] == []
+    assert "langchain_aichatfree.errors" not in modules
+
+
 def test_python_m_help_imports_nothing_heavy() -> None:
     # The command as users start it: `python -m langchain_aichatfree --help`.
     result = subprocess.run(
