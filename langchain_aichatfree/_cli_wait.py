@@ -167,10 +167,10 @@ class WaitingNotice:
 
 
 class RetryRecordHandler(logging.Handler):
-    """Hands the transport's "Retrying ..." log records to a `WaitingNotice`.
+    """Hands the retrying call's "Retrying ..." log records to a `WaitingNotice`.
 
     The record's arguments end with ``(attempt, attempts, error)``, after the
-    delay when the transport backs off (a pool that fails over at once logs
+    delay when the call backs off (a pool that fails over at once logs
     none); other records are ignored.
     """
 
