@@ -110,6 +110,33 @@ def test_console_script_is_declared() -> None:
     assert '\naichatfree = "langchain_aichatfree._cli:main"\n' in pyproject
 
 
+def main_in_a_fresh_process(
+    argv: list[str], stdin: str = ""
+) -> tuple[int, list[str], list[str]]:
+    """Run `main(argv)` in a new interpreter.
+
+    Returns:
+        Its exit status, the lines it wrote on stderr, and the modules that
+        were imported when it returned.
+    """
+    code = (
+        "import json, sys\n"
+        "from langchain_aichatfree._cli import main\n"
+        f"status = main({argv!r})\n"
+        "print(json.dumps([status, sorted(sys.modules)]), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *lines, last = result.stderr.splitlines()
+    status, modules = json.loads(last)
+    return status, lines, modules
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -128,16 +155,7 @@ def test_console_script_is_declared() -> None:
 def test_help_and_usage_errors_import_nothing_heavy(argv: list[str]) -> None:
     # Issue 11 item 6: --help starts fast because it imports argparse and the
     # command's light modules only. What is imported, not how long it takes.
-    code = (
-        "import json, sys\n"
-        "from langchain_aichatfree._cli import main\n"
-        f"status = main({argv!r})\n"
-        "print(json.dumps([status, sorted(sys.modules)]), file=sys.stderr)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    status, modules = json.loads(result.stderr.splitlines()[-1])
+    status, _, modules = main_in_a_fresh_process(argv)
     assert status in (0, 2)
     assert [m for m in HEAVY if m in modules] == []
     ours = {m for m in modules if m.startswith("langchain_aichatfree")}
@@ -157,21 +175,7 @@ def test_a_question_refused_before_asking_imports_nothing_heavy(
 ) -> None:
     # Saying "the question is empty" (exit 2) needs neither the model nor the
     # error classes: it is the command's own usage error.
-    code = (
-        "import json, sys\n"
-        "from langchain_aichatfree._cli import main\n"
-        f"status = main({argv!r})\n"
-        "print(json.dumps([status, sorted(sys.modules)]), file=sys.stderr)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    *lines, last = result.stderr.splitlines()
-    status, modules = json.loads(last)
+    status, lines, modules = main_in_a_fresh_process(argv, stdin)
     assert status == 2
     assert lines == [f"aichatfree: {said}"]
     assert [m for m in HEAVY if m in modules] == []
