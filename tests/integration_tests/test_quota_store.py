@@ -46,9 +46,19 @@ async def store(
     if request.param == "memory":
         made = MemoryStore()
     else:
-        made = RedisStore(redis_server.url, prefix=f"t{uuid.uuid4().hex[:8]}:")
+        # These tests are about the shared state, not outages: timeouts a busy
+        # CI machine meets (the defaults, 0.5 s, would turn a slow connect into
+        # the local fallback and the test into a wrong count).
+        made = RedisStore(
+            redis_server.url,
+            prefix=f"t{uuid.uuid4().hex[:8]}:",
+            connect_timeout=10.0,
+            socket_timeout=10.0,
+        )
     try:
         yield made
+        if isinstance(made, RedisStore):
+            assert made.outages == 0, "Redis failed during the test: see the warning"
     finally:
         await made.aclose()
 
