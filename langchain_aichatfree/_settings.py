@@ -412,19 +412,19 @@ def check_deployments(
 
 @functools.cache
 def assignment_rules(
-    model_class: type[BaseModel], base: type[BaseModel]
+    model_class: type[BaseModel], settings_class: type[BaseModel]
 ) -> Mapping[str, TypeAdapter[Any]]:
-    """Each field a class adds to its base, with the rule it obeys when assigned.
+    """Each setting of a class, with the rule it obeys when assigned.
 
     Args:
-        model_class: The model class.
-        base: The class whose fields are left alone.
+        model_class: The model class (the settings class or a subclass).
+        settings_class: The class whose fields are the settings (the fields of
+            other bases, such as LangChain's, are left alone).
 
     Returns:
-        A `TypeAdapter` per field, from the field's own annotation (input hidden
-        from errors).
+        A `TypeAdapter` per setting, from the field's annotation in
+        `model_class` (input hidden from errors).
     """
-    own = set(model_class.model_fields) - set(base.model_fields)
     return {
         name: TypeAdapter(
             model_class.model_fields[name].rebuild_annotation(),
@@ -432,5 +432,5 @@ def assignment_rules(
                 hide_input_in_errors=True, title=f"{model_class.__name__}.{name}"
             ),
         )
-        for name in sorted(own)
+        for name in sorted(settings_class.model_fields)
     }
