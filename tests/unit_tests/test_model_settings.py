@@ -66,7 +66,7 @@ def test_the_settings_refuse_what_the_model_refuses_with_the_same_errors(
 
 def test_an_unknown_argument_names_the_closest_setting() -> None:
     with pytest.raises(TypeError, match="Did you mean 'base_url' for 'baseurl'"):
-        ModelSettings(baseurl="https://a.example")  # type: ignore[call-arg]
+        ModelSettings(baseurl="https://a.example")
 
 
 def test_the_model_has_every_setting_with_the_same_definition() -> None:
