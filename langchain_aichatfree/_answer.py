@@ -1,22 +1,20 @@
-"""Running a call plan (`PlannedCall`): the answer as chunks or as a `ChatResult`.
+"""Running a call plan (`PlannedCall`): the answer's text, then how it ended.
 
 Three kinds of answer: plain text, streamed as it arrives; an answer read for
 tool calls, whose text streams while a possible call is held back and whose
-calls come on the last chunk; and an answer that must make a call, read whole
-and re-asked once if it made none. Whichever it is, `answer_metadata` builds
-its metadata once (finish reason, deployment, routing, usage, the re-ask's
-flags), and the last chunk or the result is made from that.
+calls come at the end; and an answer that must make a call, read whole and
+re-asked once if it made none. Whichever it is, `answer_metadata` builds its
+metadata once (finish reason, deployment, routing, usage, the re-ask's flags)
+into an `AnswerEnd`. Plain data only: LangChain's chunks and results are made
+from it by `_answer_message`, the command line prints it as it is. The tool
+modules are imported only for a plan with tools.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from langchain_core.messages import AIMessage, AIMessageChunk
-from langchain_core.messages.ai import UsageMetadata
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from langchain_aichatfree._call_plan import CallPlan
 from langchain_aichatfree._constants import PROVIDER
@@ -24,11 +22,21 @@ from langchain_aichatfree._protocol import PreparedRequest, tokens_for_bytes
 from langchain_aichatfree._retrying_call import RetryingCall
 from langchain_aichatfree._sessions import SessionPool
 from langchain_aichatfree._stream import AnswerState
-from langchain_aichatfree._tool_calls import ToolAnswer
-from langchain_aichatfree._tool_reader import ToolAnswerReader, parse_answer
+
+if TYPE_CHECKING:
+    from langchain_aichatfree._tool_calls import ToolAnswer
+    from langchain_aichatfree._tool_reader import ToolAnswerReader
 
 Ask = tuple[PreparedRequest, AnswerState]
 """One request of a call (the first, or the re-ask) and its final answer state."""
+
+
+class Usage(TypedDict):
+    """The estimated usage (LangChain's `UsageMetadata` keys, no details)."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,68 +52,12 @@ class AnswerMetadata:
     """
 
     response: dict[str, Any]
-    usage: UsageMetadata
+    usage: Usage
 
     @property
     def finish_reason(self) -> str:
         """Why the answer ended: ``"stop"``, ``"length"``, ``"tool_calls"``..."""
         return str(self.response["finish_reason"])
-
-    def last_chunk(
-        self, content: str = "", tool_answer: ToolAnswer | None = None
-    ) -> ChatGenerationChunk:
-        """The stream's last chunk: the metadata, and the calls if any.
-
-        Args:
-            content: Text not shown yet (a tool answer's, held back).
-            tool_answer: The calls read out of the answer.
-
-        Returns:
-            The chunk.
-        """
-        calls: dict[str, Any] = {}
-        if tool_answer is not None:
-            calls["tool_call_chunks"] = tool_answer.tool_call_chunks()
-        return ChatGenerationChunk(
-            message=AIMessageChunk(
-                content=content,
-                **calls,
-                chunk_position="last",
-                response_metadata=self.response,
-                usage_metadata=self.usage,
-            ),
-            generation_info={"finish_reason": self.finish_reason},
-        )
-
-    def result(self, content: str, tool_answer: ToolAnswer | None = None) -> ChatResult:
-        """The whole answer as a result of one generation.
-
-        Args:
-            content: The answer's text (a tool answer's, without its calls).
-            tool_answer: The calls read out of the answer.
-
-        Returns:
-            The result, its message carrying the metadata.
-        """
-        calls: dict[str, Any] = {}
-        if tool_answer is not None:
-            calls["tool_calls"] = tool_answer.tool_calls
-            calls["invalid_tool_calls"] = tool_answer.invalid_tool_calls
-        message = AIMessage(
-            content=content,
-            **calls,
-            response_metadata=self.response,
-            usage_metadata=self.usage,
-        )
-        return ChatResult(
-            generations=[
-                ChatGeneration(
-                    message=message,
-                    generation_info={"finish_reason": self.finish_reason},
-                )
-            ],
-            llm_output={"model_name": self.response["model_name"]},
-        )
 
 
 def answer_metadata(
@@ -143,7 +95,7 @@ def answer_metadata(
             response["tool_call_missing"] = True
     input_tokens = sum(tokens_for_bytes(r.input_text_bytes) for r, _ in asks)
     output_tokens = sum(tokens_for_bytes(s.text_bytes) for _, s in asks)
-    usage = UsageMetadata(
+    usage = Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         total_tokens=input_tokens + output_tokens,
@@ -152,13 +104,31 @@ def answer_metadata(
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerEnd:
+    """How an answer ended: what is left of its text, its metadata, its calls.
+
+    Attributes:
+        text: The text not yielded yet: after `PlannedCall.stream`'s pieces,
+            a held-back tool answer's text ("" for plain text); from
+            `PlannedCall.collect`, the whole answer's text (a tool answer's
+            without its calls).
+        metadata: The answer's metadata.
+        tool_answer: The calls read out of the answer, if it was read for them.
+    """
+
+    text: str
+    metadata: AnswerMetadata
+    tool_answer: ToolAnswer | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedCall:
     """A call plan, run over the model's HTTP sessions.
 
-    `stream` yields the text as it arrives, then a last chunk with the
+    `stream` yields the text as it arrives, then an `AnswerEnd` with the
     metadata (and the calls, for an answer read for them); `collect` returns
-    the whole answer. An answer that must make a call is read whole, and
-    re-asked once if it made none.
+    the whole answer as one `AnswerEnd`. An answer that must make a call is
+    read whole, and re-asked once if it made none.
 
     Attributes:
         sessions: The model's HTTP sessions (one per event loop).
@@ -168,48 +138,48 @@ class PlannedCall:
     sessions: SessionPool
     plan: CallPlan
 
-    async def stream(self) -> AsyncIterator[ChatGenerationChunk]:
-        """The answer as chunks: its text as it arrives, then the last chunk.
+    async def stream(self) -> AsyncIterator[str | AnswerEnd]:
+        """The answer's text as it arrives, then how it ended.
 
         Yields:
-            The chunks. An answer read for calls holds a possible call back,
-            and its calls come on the last chunk; an answer that must make a
-            call comes as one last chunk.
+            Pieces of text, then one `AnswerEnd`. An answer read for calls
+            holds a possible call back, and its calls come at the end; an
+            answer that must make a call comes whole, at the end.
         """
         plan = self.plan
         if plan.requires_call:
-            tool_answer, metadata = await self._ask_for_tool_calls()
-            yield metadata.last_chunk(tool_answer.content, tool_answer)
+            yield await self._ask_for_tool_calls()
         elif plan.reads_tool_calls:
-            async for chunk in self._stream_reading_calls():
-                yield chunk
+            async for piece in self._stream_reading_calls():
+                yield piece
         else:
             call = RetryingCall(self.sessions, plan.request, plan.options)
             async for piece in call.stream():
-                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            yield answer_metadata(plan, [(plan.request, call.state)]).last_chunk()
+                yield piece
+            metadata = answer_metadata(plan, [(plan.request, call.state)])
+            yield AnswerEnd("", metadata)
 
-    async def collect(self) -> ChatResult:
+    async def collect(self) -> AnswerEnd:
         """The whole answer.
 
         Returns:
-            One generation, its message carrying the metadata (and the calls,
-            for an answer read for them).
+            Its text, metadata (and calls, for an answer read for them).
         """
         plan = self.plan
         if plan.reads_tool_calls:
-            tool_answer, metadata = await self._ask_for_tool_calls()
-            return metadata.result(tool_answer.content, tool_answer)
+            return await self._ask_for_tool_calls()
         state = await RetryingCall(self.sessions, plan.request, plan.options).collect()
-        return answer_metadata(plan, [(plan.request, state)]).result(state.text)
+        return AnswerEnd(state.text, answer_metadata(plan, [(plan.request, state)]))
 
-    async def _stream_reading_calls(self) -> AsyncIterator[ChatGenerationChunk]:
+    async def _stream_reading_calls(self) -> AsyncIterator[str | AnswerEnd]:
         """Stream the text, each attempt through a fresh tool-call filter.
 
         The filter (a `ToolAnswerReader`'s `feed`) holds a possible call back:
         a retry after a failure inside a held-back call (nothing shown yet)
         starts reading afresh. The last attempt's reader gives the calls.
         """
+        from langchain_aichatfree._tool_reader import ToolAnswerReader
+
         plan = self.plan
         assert plan.tools is not None  # noqa: S101 - only a plan with tools
         setup = plan.tools
@@ -221,12 +191,12 @@ class PlannedCall:
 
         call = RetryingCall(self.sessions, plan.request, plan.options)
         async for shown in call.stream(start_attempt_filter):
-            yield ChatGenerationChunk(message=AIMessageChunk(content=shown))
+            yield shown
         tool_answer = readers[-1].finish()
         metadata = answer_metadata(plan, [(plan.request, call.state)], tool_answer)
-        yield metadata.last_chunk(tool_answer.content, tool_answer)
+        yield AnswerEnd(tool_answer.content, metadata, tool_answer)
 
-    async def _ask_for_tool_calls(self) -> tuple[ToolAnswer, AnswerMetadata]:
+    async def _ask_for_tool_calls(self) -> AnswerEnd:
         """Get a whole answer and read its calls; re-ask once if a call is missing.
 
         The re-ask is a second request whose history holds the non-compliant
@@ -234,6 +204,8 @@ class PlannedCall:
         is returned as it is, with `tool_call_forced_retry` in the metadata
         (and `tool_call_missing` if it still makes no required call).
         """
+        from langchain_aichatfree._tool_reader import parse_answer
+
         plan = self.plan
         assert plan.tools is not None  # noqa: S101 - only a plan with tools
         setup = plan.tools
@@ -248,4 +220,5 @@ class PlannedCall:
             state = await RetryingCall(self.sessions, retry, plan.options).collect()
             tool_answer = parse_answer(state.text, setup)
             asks.append((retry, state))
-        return tool_answer, answer_metadata(plan, asks, tool_answer)
+        metadata = answer_metadata(plan, asks, tool_answer)
+        return AnswerEnd(tool_answer.content, metadata, tool_answer)

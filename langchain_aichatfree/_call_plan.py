@@ -1,8 +1,10 @@
 """The call plan: everything one call needs, checked and converted before any I/O.
 
-`plan_call` reads a model's settings and one call's arguments into a
-`CallPlan`: the prepared request, the transport's options, the model name
-reported, and the call's emulated tools with what their one re-ask needs. The
+`plan_call` reads the settings (a `ModelSettings`: a `ChatAIChatFree`, or the
+command line's settings alone), the conversation as plain turns and one call's
+arguments into a `CallPlan`: the prepared request, the transport's options,
+the model name reported, and the call's emulated tools with what their one
+re-ask needs. The
 arguments are checked first: an unknown keyword is a `TypeError` naming the
 closest real one, an overriding argument (`OVERRIDABLE`) obeys the rule of the
 model's field of the same name (it is validated by a model built from those
@@ -10,7 +12,8 @@ fields), and a `connector` must be an aiohttp connector.
 
 The model's router (its deployments and quota store) is built here too, with
 the request headers every deployment is sent. No I/O: the router is made, not
-contacted.
+contacted. The tool modules (and LangChain's message classes) are imported only
+for a call that asks for tools.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import aiohttp
-from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict, create_model
 
 from langchain_aichatfree._constants import (
@@ -31,21 +33,18 @@ from langchain_aichatfree._constants import (
     USER_AGENT,
 )
 from langchain_aichatfree._deployment import Deployment
-from langchain_aichatfree._protocol import PreparedRequest, prepare_request
+from langchain_aichatfree._protocol import PreparedRequest, Turn, prepare_request
 from langchain_aichatfree._quota import store_from_url
 from langchain_aichatfree._router import Router, endpoints_for
 from langchain_aichatfree._settings import did_you_mean
-from langchain_aichatfree._tool_calls import ToolAnswer
-from langchain_aichatfree._tool_prompt import (
-    reask_messages,
-    reask_text,
-    render_instructions,
-)
-from langchain_aichatfree._tool_setup import ToolSetup, build_tool_setup
 from langchain_aichatfree._transport import CallOptions
 
 if TYPE_CHECKING:
-    from langchain_aichatfree.chat_models import ChatAIChatFree
+    from langchain_core.rate_limiters import BaseRateLimiter
+
+    from langchain_aichatfree._model_settings import ModelSettings
+    from langchain_aichatfree._tool_calls import ToolAnswer
+    from langchain_aichatfree._tool_setup import ToolSetup
 
 OVERRIDABLE: Final = (
     "model",
@@ -87,7 +86,7 @@ class CallPlan:
         options: Everything the transport needs besides the conversation.
         model: The model name reported in metadata.
         tools: The call's emulated tools and answer format (``None``: none).
-        messages: The conversation as given (the re-ask repeats it).
+        turns: The conversation as given (the re-ask repeats it).
         temperature: The call's temperature (the re-ask sends it again).
         instructions: The tool instructions sent (the re-ask sends them again).
     """
@@ -96,7 +95,7 @@ class CallPlan:
     options: CallOptions
     model: str
     tools: ToolSetup | None = None
-    messages: tuple[BaseMessage, ...] = ()
+    turns: tuple[Turn, ...] = ()
     temperature: float | None = None
     instructions: str | None = None
 
@@ -121,9 +120,14 @@ class CallPlan:
             The conversation, that answer and a short corrective user turn, with
             the same instructions, temperature and dialect as the first request.
         """
+        from langchain_aichatfree._tool_prompt import reask_messages, reask_text
+        from langchain_aichatfree._turns import message_turns
+
         assert self.tools is not None  # noqa: S101 - only a tool call is re-asked
+        correction = reask_text(self.tools, answer)
+        added = reask_messages([], answer_text, correction)
         return prepare_request(
-            reask_messages(self.messages, answer_text, reask_text(self.tools, answer)),
+            [*self.turns, *message_turns(added, first=len(self.turns))],
             dialect=self.request.dialect,
             temperature=self.temperature,
             instructions=self.instructions,
@@ -131,20 +135,24 @@ class CallPlan:
 
 
 def plan_call(
-    model: ChatAIChatFree,
-    messages: Sequence[BaseMessage],
+    model: ModelSettings,
+    turns: Sequence[Turn],
     stop: list[str] | None,
     kwargs: Mapping[str, Any],
     router: Router,
+    *,
+    rate_limiter: BaseRateLimiter | None = None,
 ) -> CallPlan:
     """Check and convert everything a call needs, before any I/O.
 
     Args:
-        model: The model: every setting the call does not give.
-        messages: The conversation.
+        model: The settings (a `ChatAIChatFree` is one): every setting the call
+            does not give.
+        turns: The conversation, one turn per message (`_turns.message_turns`).
         stop: The call's stop sequences (``None``: the model's; ``[]``: none).
         kwargs: The call's other keyword arguments.
         router: The model's router (`pool_router`).
+        rate_limiter: The model's rate limiter, acquired again before a re-ask.
 
     Returns:
         The plan.
@@ -163,12 +171,16 @@ def plan_call(
         msg = f"connector must be an aiohttp connector, got {type(connector)}."
         raise TypeError(msg)
     tools = None
+    instructions = None
     if any(key in kwargs for key in TOOL_KEYWORDS):
+        from langchain_aichatfree._tool_prompt import render_instructions
+        from langchain_aichatfree._tool_setup import build_tool_setup
+
         tools = build_tool_setup(**{key: kwargs.get(key) for key in TOOL_KEYWORDS})
-    instructions = render_instructions(tools) if tools is not None else None
+        instructions = render_instructions(tools) if tools is not None else None
     temperature = settings["temperature"]
     request = prepare_request(
-        messages,
+        turns,
         dialect=router.endpoints[0].deployment.dialect,
         temperature=temperature,
         instructions=instructions,
@@ -185,7 +197,7 @@ def plan_call(
         max_tokens=settings["max_tokens"],
         proxy=settings["proxy"],
         connector=connector,
-        rate_limiter=model.rate_limiter,
+        rate_limiter=rate_limiter,
         max_response_bytes=model.max_response_bytes,
         follow_redirects=model.follow_redirects,
         verify_ssl=model.verify_ssl,
@@ -198,7 +210,7 @@ def plan_call(
         options,
         settings["model"],
         tools,
-        tuple(messages),
+        tuple(turns),
         temperature,
         instructions,
     )
@@ -224,7 +236,7 @@ def check_call_keywords(kwargs: Mapping[str, Any]) -> None:
 
 
 def call_settings(
-    model: ChatAIChatFree, stop: list[str] | None, kwargs: Mapping[str, Any]
+    model: ModelSettings, stop: list[str] | None, kwargs: Mapping[str, Any]
 ) -> dict[str, Any]:
     """A call's settings: its own arguments, checked by the fields' rules.
 
@@ -301,14 +313,14 @@ def request_headers(
     return headers
 
 
-def pool_router(model: ChatAIChatFree, cached: RouterCache | None) -> RouterCache:
+def pool_router(model: ModelSettings, cached: RouterCache | None) -> RouterCache:
     """The model's router: its deployments and quota store (no I/O).
 
     Built again if a setting it depends on changed since `cached` was (a
     `model_copy` with an update keeps the private attributes of the original).
 
     Args:
-        model: The model.
+        model: The settings (a `ChatAIChatFree` is one).
         cached: The router built last, with the settings it was built from.
 
     Returns:

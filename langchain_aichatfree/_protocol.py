@@ -1,9 +1,12 @@
 """The wire protocol as pure functions: no I/O, no clock, no network.
 
-A conversation becomes the request a deployment accepts, per dialect
-(`prepare_request`, from the turns of `_turns`), signed afresh for every
-attempt (`generate_signature`); the token estimates, and which 200s are pages,
-not answers. The upstream's error texts are read in `_upstream_text`.
+A conversation, as plain turns (`Turn`: a role and its text; LangChain
+messages become turns in `_turns`), becomes the request a deployment accepts,
+per dialect (`prepare_request`: the Gemini dialect merges same-role turns and
+folds system text into the first user turn, the chatgpt-demo dialect keeps its
+system role), signed afresh for every attempt (`generate_signature`); the token
+estimates, and which 200s are pages, not answers. The upstream's error texts
+are read in `_upstream_text`. No LangChain class is needed here.
 """
 
 from __future__ import annotations
@@ -14,19 +17,160 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from langchain_core.messages import BaseMessage
 from pydantic import SecretStr
 
-from langchain_aichatfree._constants import CHARS_PER_TOKEN
-from langchain_aichatfree._turns import (
-    Role,
-    convert_messages_to_openai_turns,
-    convert_messages_to_turns,
+from langchain_aichatfree._constants import (
+    CHARS_PER_TOKEN,
+    LEADING_USER_TURN,
+    SYSTEM_PREFIX,
+    SYSTEM_SUFFIX,
 )
+from langchain_aichatfree._settings import check_encodable
 
 Dialect = Literal["gemini", "chatgpt-demo"]
-_Source = tuple[Sequence[BaseMessage], "float | None", "str | None"]
+Role = Literal["system", "user", "model"]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One turn of the conversation as the server sees it.
+
+    Attributes:
+        role: Who speaks.
+        text: What is said.
+        origin: What the turn was made from (``"HumanMessage"``), named when
+            the conversation cannot be sent; not compared.
+    """
+
+    role: Role
+    text: str
+    origin: str = field(default="", compare=False, repr=False)
+
+
+_Source = tuple[Sequence[Turn], "float | None", "str | None"]
 """A conversation, its temperature and its instructions: a request's inputs."""
+
+
+def make_turn(role: Role, text: str, index: int, origin: str) -> Turn:
+    """A turn, its text checked to be sendable.
+
+    Args:
+        role: Who speaks.
+        text: What is said.
+        index: Its position in the conversation (named in the error).
+        origin: What it was made from (see `Turn.origin`).
+
+    Returns:
+        The turn.
+
+    Raises:
+        ValueError: The text holds an unpaired surrogate (not UTF-8).
+    """
+    return Turn(role, check_encodable(text, f"Message {index}"), origin)
+
+
+def _merge_same_role_turns(turns: Sequence[Turn]) -> list[Turn]:
+    """Join consecutive turns of one role with a blank line; never drop one."""
+    merged: list[Turn] = []
+    for turn in turns:
+        if merged and merged[-1].role == turn.role:
+            merged[-1] = Turn(turn.role, f"{merged[-1].text}\n\n{turn.text}")
+        else:
+            merged.append(turn)
+    return merged
+
+
+def _fold_system_into_first_user_turn(
+    system_texts: Sequence[str], turns: list[Turn]
+) -> list[Turn]:
+    """Prefix the first user turn with the delimited system instructions."""
+    if not system_texts:
+        return turns
+    system = "\n\n".join(system_texts)
+    first = turns[0]
+    turns[0] = Turn("user", f"{SYSTEM_PREFIX}{system}{SYSTEM_SUFFIX}{first.text}")
+    return turns
+
+
+def _check_last_turn(turns: Sequence[Turn], last: Turn | None) -> None:
+    if not turns or turns[-1].role != "user":
+        what = (last.origin or f"a {last.role} turn") if last is not None else "nothing"
+        msg = (
+            "The conversation must end with a user message (HumanMessage or "
+            f"ToolMessage); it ends with {what}. AIChatFree only answers a user turn."
+        )
+        raise ValueError(msg)
+    if not turns[-1].text.strip():
+        msg = "The last user message is empty; AIChatFree rejects empty text."
+        raise ValueError(msg)
+
+
+def gemini_turns(
+    conversation: Sequence[Turn], *, instructions: str | None = None
+) -> list[Turn]:
+    """Normalise a conversation into turns the Gemini dialect accepts.
+
+    System text is folded into the first user turn; consecutive turns of one role
+    are merged; a history that would start with the model gets a neutral user
+    turn first; empty turns before the last are skipped (the upstream rejects
+    empty text and they carry nothing).
+
+    Args:
+        conversation: The turns, one per message.
+        instructions: Further system text (tool instructions), folded in after
+            the conversation's own.
+
+    Returns:
+        Alternating `user`/`model` turns starting and ending with `user`.
+
+    Raises:
+        ValueError: For anything the server would reject or silently drop.
+    """
+    system_texts: list[str] = []
+    turns: list[Turn] = []
+    for index, turn in enumerate(conversation):
+        if turn.role == "system":
+            if turn.text:
+                system_texts.append(turn.text)
+        elif turn.text or index == len(conversation) - 1:
+            turns.append(turn)
+    turns = _merge_same_role_turns(turns)
+    _check_last_turn(turns, conversation[-1] if conversation else None)
+    if turns[0].role == "model":
+        turns.insert(0, Turn("user", LEADING_USER_TURN))
+    if instructions:
+        system_texts.append(instructions)
+    return _fold_system_into_first_user_turn(system_texts, turns)
+
+
+def openai_turns(
+    conversation: Sequence[Turn], *, instructions: str | None = None
+) -> list[Turn]:
+    """Normalise a conversation for the chatgpt-demo dialect (native system role).
+
+    Args:
+        conversation: The turns, one per message.
+        instructions: Further system text (tool instructions), appended to the
+            leading system message, or sent as one if there is none.
+
+    Returns:
+        Non-empty turns in order, ending with a non-empty user turn.
+
+    Raises:
+        ValueError: For anything the server would reject or silently drop.
+    """
+    turns = [
+        turn
+        for index, turn in enumerate(conversation)
+        if turn.text or index == len(conversation) - 1
+    ]
+    _check_last_turn(turns, conversation[-1] if conversation else None)
+    if instructions:
+        if turns[0].role == "system":
+            turns[0] = Turn("system", f"{turns[0].text}\n\n{instructions}")
+        else:
+            turns.insert(0, Turn("system", instructions))
+    return turns
 
 
 def generate_signature(time_ms: int, text: str, secret: str = "") -> str:
@@ -91,9 +235,9 @@ class PreparedRequest:
             return self
         other = self._others.get(dialect)
         if other is None:
-            messages, temperature, instructions = self.source
+            conversation, temperature, instructions = self.source
             other = self._others[dialect] = prepare_request(
-                messages,
+                conversation,
                 dialect=dialect,
                 temperature=temperature,
                 instructions=instructions,
@@ -131,7 +275,7 @@ class PreparedRequest:
 
 
 def prepare_request(
-    messages: Sequence[BaseMessage],
+    conversation: Sequence[Turn],
     *,
     dialect: Dialect,
     temperature: float | None = None,
@@ -140,7 +284,7 @@ def prepare_request(
     """Convert a conversation into a request of the given dialect.
 
     Args:
-        messages: The conversation.
+        conversation: The turns, one per message (`_turns.message_turns`).
         dialect: `"gemini"` (GeminiProChat) or `"chatgpt-demo"`.
         temperature: Forwarded by the chatgpt-demo dialect only (a Gemini
             deployment fixes its generation settings).
@@ -155,11 +299,11 @@ def prepare_request(
     """
     wire: list[dict[str, Any]]
     if dialect == "gemini":
-        turns = convert_messages_to_turns(messages, instructions=instructions)
+        turns = gemini_turns(conversation, instructions=instructions)
         wire = [{"role": t.role, "parts": [{"text": t.text}]} for t in turns]
         extra: dict[str, Any] = {}
     else:
-        turns = convert_messages_to_openai_turns(messages, instructions=instructions)
+        turns = openai_turns(conversation, instructions=instructions)
         wire = [{"role": _OPENAI_ROLES[t.role], "content": t.text} for t in turns]
         extra = {} if temperature is None else {"temperature": temperature}
     return PreparedRequest(
@@ -168,7 +312,7 @@ def prepare_request(
         extra=extra,
         input_text_bytes=sum(len(t.text.encode()) for t in turns),
         dialect=dialect,
-        source=(messages, temperature, instructions),
+        source=(tuple(conversation), temperature, instructions),
     )
 
 

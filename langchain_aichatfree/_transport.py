@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from langchain_core.rate_limiters import BaseRateLimiter
 from pydantic import SecretStr
 
 from langchain_aichatfree._constants import (
@@ -45,6 +44,8 @@ from langchain_aichatfree.errors import (
 )
 
 if TYPE_CHECKING:
+    from langchain_core.rate_limiters import BaseRateLimiter
+
     from langchain_aichatfree._router import Router
 
 __all__ = ["CallOptions", "stream_answer"]

@@ -1,17 +1,16 @@
-"""LangChain messages -> the turns a deployment accepts: pure, one function a dialect.
+"""LangChain messages -> turns: pure, one function a message kind.
 
-Each message becomes a role and its text (`_convert_message_to_turn`); the
-Gemini dialect then merges same-role turns and folds system text into the first
-user turn (`convert_messages_to_turns`), the chatgpt-demo dialect keeps its
-system role (`convert_messages_to_openai_turns`). Input the server would
-reject or silently drop raises `ValueError` before any request.
+Each message becomes a role and its text (`message_turns`): content blocks
+joined, a model turn's tool calls written as the envelope the model produces,
+a tool result labelled. What a dialect then does with the turns (merging,
+folding system text) is `_protocol`'s, which needs no LangChain class. Input the
+server would reject or silently drop raises `ValueError` before any request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from langchain_core.messages import (
     AIMessage,
@@ -23,22 +22,10 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_aichatfree._constants import (
-    LEADING_USER_TURN,
-    SYSTEM_PREFIX,
-    SYSTEM_SUFFIX,
-)
-from langchain_aichatfree._settings import check_encodable
+from langchain_aichatfree._protocol import Role, Turn, make_turn
 from langchain_aichatfree._tool_prompt import render_envelope
 
-__all__ = [
-    "Role",
-    "Turn",
-    "convert_messages_to_openai_turns",
-    "convert_messages_to_turns",
-]
-
-Role = Literal["system", "user", "model"]
+__all__ = ["message_turns"]
 
 _TEXT_BLOCK_TYPES: Final = frozenset({"text", "text-plain"})
 """Content blocks whose `text` is sent."""
@@ -58,14 +45,6 @@ _CHAT_ROLES: Final[dict[str, Role]] = {
     "developer": "system",
 }
 """`ChatMessage.role` values we understand."""
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One turn of the conversation as the server sees it."""
-
-    role: Role
-    text: str
 
 
 def _block_text(block: str | dict[str, Any], *, role: Role, index: int) -> str:
@@ -136,109 +115,22 @@ def _convert_message_to_turn(message: BaseMessage, index: int) -> Turn:
         text = f"{text}\n{envelope}" if text else envelope
     elif isinstance(message, (ToolMessage, FunctionMessage)):
         text = _render_tool_result(message, text)
-    return Turn(role, check_encodable(text, f"Message {index}"))
+    return make_turn(role, text, index, type(message).__name__)
 
 
-def _merge_same_role_turns(turns: Sequence[Turn]) -> list[Turn]:
-    """Join consecutive turns of one role with a blank line; never drop one."""
-    merged: list[Turn] = []
-    for turn in turns:
-        if merged and merged[-1].role == turn.role:
-            merged[-1] = Turn(turn.role, f"{merged[-1].text}\n\n{turn.text}")
-        else:
-            merged.append(turn)
-    return merged
-
-
-def _fold_system_into_first_user_turn(
-    system_texts: Sequence[str], turns: list[Turn]
-) -> list[Turn]:
-    """Prefix the first user turn with the delimited system instructions."""
-    if not system_texts:
-        return turns
-    system = "\n\n".join(system_texts)
-    first = turns[0]
-    turns[0] = Turn("user", f"{SYSTEM_PREFIX}{system}{SYSTEM_SUFFIX}{first.text}")
-    return turns
-
-
-def _check_last_turn(turns: Sequence[Turn], last_message: BaseMessage | None) -> None:
-    if not turns or turns[-1].role != "user":
-        what = type(last_message).__name__ if last_message is not None else "nothing"
-        msg = (
-            "The conversation must end with a user message (HumanMessage or "
-            f"ToolMessage); it ends with {what}. AIChatFree only answers a user turn."
-        )
-        raise ValueError(msg)
-    if not turns[-1].text.strip():
-        msg = "The last user message is empty; AIChatFree rejects empty text."
-        raise ValueError(msg)
-
-
-def convert_messages_to_turns(
-    messages: Sequence[BaseMessage], *, instructions: str | None = None
-) -> list[Turn]:
-    """Normalise a LangChain conversation into turns the Gemini dialect accepts.
-
-    System text is folded into the first user turn; consecutive turns of one role
-    are merged; a history that would start with the model gets a neutral user
-    turn first; empty turns before the last are skipped (the upstream rejects
-    empty text and they carry nothing).
+def message_turns(messages: Sequence[BaseMessage], first: int = 0) -> list[Turn]:
+    """Convert each message to its turn, in order (none dropped or merged).
 
     Args:
         messages: The conversation.
-        instructions: Further system text (tool instructions), folded in after
-            the conversation's own.
+        first: The first message's position in the conversation (named in
+            errors).
 
     Returns:
-        Alternating `user`/`model` turns starting and ending with `user`.
+        One turn per message, for `_protocol.prepare_request`.
 
     Raises:
-        ValueError: For anything the server would reject or silently drop.
+        ValueError: A message the server cannot take (a role, a content block
+            or text it would reject or silently drop).
     """
-    system_texts: list[str] = []
-    turns: list[Turn] = []
-    for index, message in enumerate(messages):
-        turn = _convert_message_to_turn(message, index)
-        if turn.role == "system":
-            if turn.text:
-                system_texts.append(turn.text)
-        elif turn.text or index == len(messages) - 1:
-            turns.append(turn)
-    turns = _merge_same_role_turns(turns)
-    _check_last_turn(turns, messages[-1] if messages else None)
-    if turns[0].role == "model":
-        turns.insert(0, Turn("user", LEADING_USER_TURN))
-    if instructions:
-        system_texts.append(instructions)
-    return _fold_system_into_first_user_turn(system_texts, turns)
-
-
-def convert_messages_to_openai_turns(
-    messages: Sequence[BaseMessage], *, instructions: str | None = None
-) -> list[Turn]:
-    """Normalise a conversation for the chatgpt-demo dialect (native system role).
-
-    Args:
-        messages: The conversation.
-        instructions: Further system text (tool instructions), appended to the
-            leading system message, or sent as one if there is none.
-
-    Returns:
-        Non-empty turns in order, ending with a non-empty user turn.
-
-    Raises:
-        ValueError: For anything the server would reject or silently drop.
-    """
-    turns: list[Turn] = []
-    for index, message in enumerate(messages):
-        turn = _convert_message_to_turn(message, index)
-        if turn.text or index == len(messages) - 1:
-            turns.append(turn)
-    _check_last_turn(turns, messages[-1] if messages else None)
-    if instructions:
-        if turns[0].role == "system":
-            turns[0] = Turn("system", f"{turns[0].text}\n\n{instructions}")
-        else:
-            turns.insert(0, Turn("system", instructions))
-    return turns
+    return [_convert_message_to_turn(m, first + i) for i, m in enumerate(messages)]

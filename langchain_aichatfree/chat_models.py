@@ -39,6 +39,7 @@ from typing_extensions import Self
 
 from langchain_aichatfree import _sync
 from langchain_aichatfree._answer import PlannedCall
+from langchain_aichatfree._answer_message import collect_result, stream_chunks
 from langchain_aichatfree._call_plan import (
     CallPlan,
     RouterCache,
@@ -52,6 +53,7 @@ from langchain_aichatfree._protocol import estimate_token_ids, estimate_tokens
 from langchain_aichatfree._router import Router
 from langchain_aichatfree._sessions import SessionPool
 from langchain_aichatfree._settings import redact_url
+from langchain_aichatfree._turns import message_turns
 
 
 class ChatAIChatFree(ModelSettings, BaseChatModel):
@@ -367,7 +369,14 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: Any
     ) -> CallPlan:
         """Check and convert everything a call needs, before any I/O."""
-        return plan_call(self, messages, stop, kwargs, self._get_router())
+        return plan_call(
+            self,
+            message_turns(messages),
+            stop,
+            kwargs,
+            self._get_router(),
+            rate_limiter=self.rate_limiter,
+        )
 
     async def _astream(
         self,
@@ -377,7 +386,7 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         plan = self._plan(messages, stop, kwargs)
-        async for chunk in PlannedCall(self._sessions, plan).stream():
+        async for chunk in stream_chunks(PlannedCall(self._sessions, plan)):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -390,7 +399,9 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         plan = self._plan(messages, stop, kwargs)
-        for chunk in _sync.iterate(lambda: PlannedCall(self._sessions, plan).stream()):
+        for chunk in _sync.iterate(
+            lambda: stream_chunks(PlannedCall(self._sessions, plan))
+        ):
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -403,7 +414,7 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         plan = self._plan(messages, stop, kwargs)
-        return await PlannedCall(self._sessions, plan).collect()
+        return await collect_result(PlannedCall(self._sessions, plan))
 
     def _generate(
         self,
@@ -413,7 +424,7 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         plan = self._plan(messages, stop, kwargs)
-        return _sync.run(PlannedCall(self._sessions, plan).collect())
+        return _sync.run(collect_result(PlannedCall(self._sessions, plan)))
 
     # -- emulated tools and structured output ---------------------------------
 

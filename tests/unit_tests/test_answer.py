@@ -13,10 +13,13 @@ from langchain_core.messages.tool import tool_call
 
 from langchain_aichatfree import ChatAIChatFree
 from langchain_aichatfree._answer import answer_metadata
+from langchain_aichatfree._answer_message import last_chunk
+from langchain_aichatfree._answer_message import result as make_result
 from langchain_aichatfree._call_plan import CallPlan, plan_call, pool_router
 from langchain_aichatfree._protocol import tokens_for_bytes
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree._tool_calls import ToolAnswer
+from langchain_aichatfree._turns import message_turns
 from tests.unit_tests._tool_cases import get_weather
 
 URL = "http://a.example"
@@ -30,7 +33,7 @@ NONE_MADE = ToolAnswer("It is sunny.", [], [], envelope=False)
 def make_plan(**kwargs: Any) -> CallPlan:
     model = ChatAIChatFree(base_url=URL)
     router = pool_router(model, None)[1]
-    return plan_call(model, [HumanMessage("hi")], None, kwargs, router)
+    return plan_call(model, message_turns([HumanMessage("hi")]), None, kwargs, router)
 
 
 def finished(body: bytes, *, routed: bool = False, **limits: Any) -> AnswerState:
@@ -165,14 +168,14 @@ def test_the_last_chunk_and_the_result_carry_the_same_metadata() -> None:
     plan = make_plan()
     state = finished(b"hello")
     metadata = answer_metadata(plan, [(plan.request, state)])
-    chunk = metadata.last_chunk()
+    chunk = last_chunk(metadata)
     assert isinstance(chunk.message, AIMessageChunk)
     assert chunk.message.content == ""
     assert chunk.message.chunk_position == "last"
     assert chunk.message.response_metadata == metadata.response
     assert chunk.message.usage_metadata == metadata.usage
     assert chunk.generation_info == {"finish_reason": "stop"}
-    result = metadata.result(state.text)
+    result = make_result(metadata, state.text)
     [generation] = result.generations
     assert isinstance(generation.message, AIMessage)
     assert generation.message.content == "hello"
@@ -185,11 +188,11 @@ def test_the_last_chunk_and_the_result_carry_the_same_metadata() -> None:
 def test_a_tool_answers_calls_are_on_the_last_chunk_and_the_message() -> None:
     plan = make_plan(**TOOLS)
     metadata = answer_metadata(plan, [(plan.request, finished(b"{}"))], MADE)
-    chunk = metadata.last_chunk(MADE.content, MADE)
+    chunk = last_chunk(metadata, MADE.content, MADE)
     assert isinstance(chunk.message, AIMessageChunk)
     assert [c["name"] for c in chunk.message.tool_call_chunks] == ["get_weather"]
     assert chunk.generation_info == {"finish_reason": "tool_calls"}
-    [generation] = metadata.result(MADE.content, MADE).generations
+    [generation] = make_result(metadata, MADE.content, MADE).generations
     assert isinstance(generation.message, AIMessage)
     assert generation.message.tool_calls == [CALL]
     assert generation.message.invalid_tool_calls == []

@@ -17,6 +17,7 @@ from pydantic import SecretStr, ValidationError
 from langchain_aichatfree import ChatAIChatFree
 from langchain_aichatfree._call_plan import CallPlan, plan_call, pool_router
 from langchain_aichatfree._tool_calls import ToolAnswer
+from langchain_aichatfree._turns import message_turns
 from tests.unit_tests._tool_cases import get_weather, now
 
 PASSWORD = "PW-call-plan-3f1a-recognisable"
@@ -33,7 +34,7 @@ def plan(model: ChatAIChatFree, kwargs: dict[str, Any]) -> CallPlan:
     kwargs = dict(kwargs)
     stop = kwargs.pop("stop", None)
     router = pool_router(model, None)[1]
-    return plan_call(model, [HumanMessage("hi")], stop, kwargs, router)
+    return plan_call(model, message_turns([HumanMessage("hi")]), stop, kwargs, router)
 
 
 READ: dict[str, Callable[[CallPlan], Any]] = {

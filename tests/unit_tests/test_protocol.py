@@ -22,6 +22,7 @@ from langchain_aichatfree._protocol import (
     is_page_media_type,
     prepare_request,
 )
+from langchain_aichatfree._turns import message_turns
 
 
 def test_signature_matches_protocol_vector() -> None:
@@ -89,12 +90,14 @@ def test_rejected_before_any_request(
     messages: list[BaseMessage], match: str, dialect: str
 ) -> None:
     with pytest.raises(ValueError, match=match):
-        prepare_request(messages, dialect=dialect)  # type: ignore[arg-type]
+        prepare_request(message_turns(messages), dialect=dialect)  # type: ignore[arg-type]
 
 
 def test_gemini_payload_is_signed_over_the_joined_last_text() -> None:
     request = prepare_request(
-        [SystemMessage("Be brief."), HumanMessage(content=["Hel", "lo"])],
+        message_turns(
+            [SystemMessage("Be brief."), HumanMessage(content=["Hel", "lo"])]
+        ),
         dialect="gemini",
         temperature=0.3,
     )
@@ -111,7 +114,9 @@ def test_gemini_payload_is_signed_over_the_joined_last_text() -> None:
 
 def test_gemini_payload_without_password_sends_null() -> None:
     body = json.loads(
-        prepare_request([HumanMessage("x")], dialect="gemini").body(1, "", None)
+        prepare_request(message_turns([HumanMessage("x")]), dialect="gemini").body(
+            1, "", None
+        )
     )
     assert body["pass"] is None
     assert "temperature" not in body
@@ -119,7 +124,9 @@ def test_gemini_payload_without_password_sends_null() -> None:
 
 def test_chatgpt_demo_payload_keeps_roles_and_temperature() -> None:
     request = prepare_request(
-        [SystemMessage("S"), HumanMessage("u"), AIMessage("a"), HumanMessage("v")],
+        message_turns(
+            [SystemMessage("S"), HumanMessage("u"), AIMessage("a"), HumanMessage("v")]
+        ),
         dialect="chatgpt-demo",
         temperature=0.5,
     )
@@ -135,9 +142,9 @@ def test_chatgpt_demo_payload_keeps_roles_and_temperature() -> None:
 
 
 def test_body_keeps_non_ascii_as_utf8() -> None:
-    body = prepare_request([HumanMessage("你好 🌍")], dialect="gemini").body(
-        1, "", None
-    )
+    body = prepare_request(
+        message_turns([HumanMessage("你好 🌍")]), dialect="gemini"
+    ).body(1, "", None)
     assert "你好 🌍".encode() in body
 
 

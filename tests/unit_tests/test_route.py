@@ -17,6 +17,7 @@ from langchain_aichatfree._quota import MemoryStore
 from langchain_aichatfree._route import Route
 from langchain_aichatfree._router import Router, endpoints_for
 from langchain_aichatfree._transport import CallOptions
+from langchain_aichatfree._turns import message_turns
 from langchain_aichatfree.errors import (
     APIError,
     AuthenticationError,
@@ -41,7 +42,7 @@ def make_route(count: int = 2, *, max_wait: float = 0.0) -> Route:
         chunk_timeout=None,
         max_retries=2,
     )
-    request = prepare_request([HumanMessage("hi")], dialect="gemini")
+    request = prepare_request(message_turns([HumanMessage("hi")]), dialect="gemini")
     return router.route(request, options, max_wait)
 
 

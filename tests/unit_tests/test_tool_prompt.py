@@ -21,6 +21,7 @@ from langchain_aichatfree._tool_prompt import (
     render_instructions,
 )
 from langchain_aichatfree._tool_reader import parse_answer
+from langchain_aichatfree._turns import message_turns
 from tests.unit_tests._tool_cases import (
     SETUP,
     Person,
@@ -77,18 +78,24 @@ def test_history_renders_calls_in_the_instructed_format() -> None:
 
 def test_instructions_are_folded_like_system_text_in_both_dialects() -> None:
     messages = [SystemMessage("Be brief."), HumanMessage("Weather in Paris?")]
-    gemini = prepare_request(messages, dialect="gemini", instructions="TOOLS")
+    gemini = prepare_request(
+        message_turns(messages), dialect="gemini", instructions="TOOLS"
+    )
     [turn] = gemini.messages
     text = turn["parts"][0]["text"]
     assert text.index("Be brief.") < text.index("TOOLS") < text.index("Weather")
     assert text.endswith("Weather in Paris?")
     assert gemini.signed_text == text
-    demo = prepare_request(messages, dialect="chatgpt-demo", instructions="TOOLS")
+    demo = prepare_request(
+        message_turns(messages), dialect="chatgpt-demo", instructions="TOOLS"
+    )
     assert demo.messages == [
         {"role": "system", "content": "Be brief.\n\nTOOLS"},
         {"role": "user", "content": "Weather in Paris?"},
     ]
-    demo = prepare_request(messages[1:], dialect="chatgpt-demo", instructions="T")
+    demo = prepare_request(
+        message_turns(messages[1:]), dialect="chatgpt-demo", instructions="T"
+    )
     assert demo.messages[0] == {"role": "system", "content": "T"}
 
 
@@ -110,7 +117,9 @@ def test_an_agent_history_still_alternates_and_ends_with_the_user() -> None:
             status="error",
         ),
     ]
-    request = prepare_request(history, dialect="gemini", instructions="TOOLS")
+    request = prepare_request(
+        message_turns(history), dialect="gemini", instructions="TOOLS"
+    )
     roles = [m["role"] for m in request.messages]
     assert roles == ["user", "model", "user"]
     model_turn = request.messages[1]["parts"][0]["text"]

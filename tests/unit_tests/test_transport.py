@@ -9,6 +9,7 @@ from langchain_core.messages import HumanMessage
 from langchain_aichatfree._protocol import prepare_request
 from langchain_aichatfree._stream import AnswerState
 from langchain_aichatfree._transport import CallOptions, _same_origin, stream_answer
+from langchain_aichatfree._turns import message_turns
 from langchain_aichatfree.errors import ClientClosedError
 
 ORIGINS = [
@@ -38,7 +39,7 @@ async def test_an_attempt_on_a_closed_session_sends_nothing() -> None:
         chunk_timeout=None,
         max_retries=0,
     )
-    request = prepare_request([HumanMessage("hi")], dialect="gemini")
+    request = prepare_request(message_turns([HumanMessage("hi")]), dialect="gemini")
     with pytest.raises(ClientClosedError, match="before the first byte"):
         async for _ in stream_answer(session, options, request, AnswerState(), set()):
             pass

@@ -18,11 +18,8 @@ from langchain_aichatfree._constants import (
     SYSTEM_PREFIX,
     SYSTEM_SUFFIX,
 )
-from langchain_aichatfree._turns import (
-    Turn,
-    convert_messages_to_openai_turns,
-    convert_messages_to_turns,
-)
+from langchain_aichatfree._protocol import Turn, gemini_turns, openai_turns
+from langchain_aichatfree._turns import message_turns
 
 
 def _system(text: str, first: str) -> str:
@@ -170,9 +167,9 @@ CONVERSIONS: list[tuple[str, list[BaseMessage], list[Turn]]] = [
 def test_convert_messages_to_turns(
     messages: list[BaseMessage], expected: list[Turn]
 ) -> None:
-    assert convert_messages_to_turns(messages) == expected
+    assert gemini_turns(message_turns(messages)) == expected
 
 
 def test_openai_turns_keep_consecutive_roles() -> None:
-    turns = convert_messages_to_openai_turns([HumanMessage("a"), HumanMessage("b")])
+    turns = openai_turns(message_turns([HumanMessage("a"), HumanMessage("b")]))
     assert turns == [Turn("user", "a"), Turn("user", "b")]
