@@ -3,20 +3,27 @@
 The whole one-shot path is here: reading the question (arguments or stdin),
 the conversation sent, the answer streamed to stdout within ``--timeout``
 (`stream_answer`, which ``chat`` uses for each of its turns too) or awaited
-whole for ``--json``. A faster one-shot path would replace what this module
-calls, and nothing else.
+whole for ``--json``.
+
+A one-shot question does not build a `ChatAIChatFree`: its settings
+(`ModelSettings`, the same fields, rules and env defaults), its turns, the
+call's plan (`plan_call`) and the run (`PlannedCall`) are the model's own
+steps, without LangChain's model classes, tracers and langsmith to import.
+``chat`` streams from the model (`model_pieces`).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
-from collections.abc import AsyncIterator, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from langchain_aichatfree import _sync
-from langchain_aichatfree._cli_model import make_model
+from langchain_aichatfree._cli_model import make_settings
 from langchain_aichatfree._cli_report import (
     ExitCode,
     LineTrackingWriter,
@@ -26,9 +33,14 @@ from langchain_aichatfree._cli_report import (
 from langchain_aichatfree._cli_wait import WaitingNotice
 
 if TYPE_CHECKING:
-    from langchain_core.messages import BaseMessage, BaseMessageChunk
+    from langchain_core.messages import BaseMessage
 
+    from langchain_aichatfree._answer import PlannedCall
+    from langchain_aichatfree._model_settings import ModelSettings
+    from langchain_aichatfree._protocol import Turn
     from langchain_aichatfree.chat_models import ChatAIChatFree
+
+T = TypeVar("T")
 
 _EMPTY_ANSWER: Final = (
     "the deployment answered with no text (finish_reason 'empty'), most often "
@@ -60,6 +72,87 @@ def conversation(
     return [*head, *history, HumanMessage(question)]
 
 
+def one_shot_turns(system: str | None, question: str) -> list[Turn]:
+    """The turns of a one-shot question: the system instructions, the question.
+
+    The same turns `conversation`'s messages become (`_turns.message_turns`),
+    made without LangChain's message classes.
+
+    Args:
+        system: The system instructions, if any.
+        question: The question.
+
+    Returns:
+        The turns.
+
+    Raises:
+        ValueError: A text that cannot be sent (an unpaired surrogate).
+    """
+    from langchain_aichatfree._protocol import make_turn
+
+    head = [make_turn("system", system, 0, "SystemMessage")] if system else []
+    return [*head, make_turn("user", question, len(head), "HumanMessage")]
+
+
+class HasText(Protocol):
+    """A piece of an answer: a LangChain chunk, or a `Piece`."""
+
+    @property
+    def text(self) -> str:
+        """The piece's text."""
+        ...
+
+
+HasTextT = TypeVar("HasTextT", bound=HasText)
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A piece of an answer as the command shows it.
+
+    Attributes:
+        text: Its text ("" for the end).
+        finish_reason: Why the answer ended, on its last piece.
+    """
+
+    text: str
+    finish_reason: str | None = None
+
+
+async def model_pieces(
+    model: ChatAIChatFree, messages: list[BaseMessage]
+) -> AsyncIterator[Piece]:
+    """A model's streamed answer, as pieces (``chat``).
+
+    Args:
+        model: The model.
+        messages: The conversation.
+
+    Yields:
+        A piece per chunk, the finish reason on the last.
+    """
+    async for chunk in model.astream(messages):
+        yield Piece(chunk.text, chunk.response_metadata.get("finish_reason"))
+
+
+async def plan_pieces(call: PlannedCall) -> AsyncIterator[Piece]:
+    """A planned call's answer, as pieces (a one-shot question).
+
+    Args:
+        call: The planned call.
+
+    Yields:
+        A piece per piece of text, then the end with its finish reason.
+    """
+    from langchain_aichatfree._answer import AnswerEnd
+
+    async for item in call.stream():
+        if isinstance(item, AnswerEnd):
+            yield Piece(item.text, item.metadata.finish_reason)
+        else:
+            yield Piece(item)
+
+
 def deadline(args: argparse.Namespace) -> float | None:
     """``--timeout`` in seconds, or `None` for no limit (also ``inf``).
 
@@ -74,8 +167,8 @@ def deadline(args: argparse.Namespace) -> float | None:
 
 
 async def chunks_within(
-    chunks: AsyncIterator[BaseMessageChunk], seconds: float | None
-) -> AsyncIterator[BaseMessageChunk]:
+    chunks: AsyncIterator[HasTextT], seconds: float | None
+) -> AsyncIterator[HasTextT]:
     """The chunks, until the answer is complete or `seconds` have passed.
 
     Args:
@@ -117,9 +210,7 @@ async def chunks_within(
             await close()
 
 
-async def answer_within(
-    answer: Coroutine[Any, Any, BaseMessage], seconds: float | None
-) -> BaseMessage:
+async def answer_within(answer: Coroutine[Any, Any, T], seconds: float | None) -> T:
     """Await a whole answer, for at most `seconds`.
 
     Args:
@@ -145,8 +236,8 @@ async def answer_within(
 
 
 def stream_answer(
-    model: ChatAIChatFree,
-    messages: list[BaseMessage],
+    waited: ModelSettings,
+    pieces: Callable[[], AsyncIterator[Piece]],
     out: LineTrackingWriter,
     *,
     seconds: float | None = None,
@@ -155,8 +246,8 @@ def stream_answer(
     """Stream an answer to `out`; return its text. Closes the stream however it ends.
 
     Args:
-        model: The model.
-        messages: The conversation.
+        waited: The settings of the model asked (for the waiting notice).
+        pieces: Starts the answer's stream (`model_pieces`, `plan_pieces`).
         out: Where the text goes.
         seconds: The deadline for the whole answer (``--timeout``), if any.
         notice: Whether a person at a terminal may be told that it waits.
@@ -164,25 +255,25 @@ def stream_answer(
     Returns:
         The answer's text.
     """
-    pieces: list[str] = []
+    texts: list[str] = []
     finish_reason = None
-    with WaitingNotice(model, seconds, enabled=notice) as waiting:
-        stream = _sync.iterate(lambda: chunks_within(model.astream(messages), seconds))
+    with WaitingNotice(waited, seconds, enabled=notice) as waiting:
+        stream = _sync.iterate(lambda: chunks_within(pieces(), seconds))
         try:
-            for chunk in stream:
-                if chunk.text:
+            for piece in stream:
+                if piece.text:
                     waiting.stop()
-                pieces.append(chunk.text)
-                out.write(chunk.text)
-                metadata = chunk.response_metadata
-                finish_reason = metadata.get("finish_reason", finish_reason)
+                texts.append(piece.text)
+                out.write(piece.text)
+                if piece.finish_reason is not None:
+                    finish_reason = piece.finish_reason
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
     if finish_reason == "empty":
         say(_EMPTY_ANSWER)
-    return "".join(pieces)
+    return "".join(texts)
 
 
 def read_question(words: Sequence[str]) -> str:
@@ -217,6 +308,10 @@ def read_question(words: Sequence[str]) -> str:
 def run_ask(args: argparse.Namespace, out: LineTrackingWriter) -> ExitCode:
     """Ask one question; stream its answer, or print it as one JSON object.
 
+    The model's steps without the model: its settings from the flags, the
+    turns, the call's plan, the run, over sessions and a quota store closed at
+    the end (as `ChatAIChatFree.close` closes them).
+
     Args:
         args: The parsed flags of ``ask``.
         out: Where the answer goes (stdout).
@@ -224,29 +319,38 @@ def run_ask(args: argparse.Namespace, out: LineTrackingWriter) -> ExitCode:
     Returns:
         `ExitCode.OK` (failures are raised).
     """
-    question = read_question(args.question)
-    model = make_model(args)
+    question = read_question(args.question)  # refused before any import
+    from langchain_aichatfree._answer import PlannedCall
+    from langchain_aichatfree._call_plan import plan_call, pool_router
+    from langchain_aichatfree._sessions import SessionPool
+
+    settings = make_settings(args)
+    sessions = SessionPool()
+    router = pool_router(settings, None)[1]
     try:
-        messages = conversation(args.system, [], question)
+        turns = one_shot_turns(args.system, question)
+        plan = plan_call(settings, turns, None, {}, router)
+        call = PlannedCall(sessions, plan)
         seconds = deadline(args)
         if args.json:
-            with WaitingNotice(model, seconds, enabled=not args.verbose):
-                answer = _sync.run(answer_within(model.ainvoke(messages), seconds))
+            with WaitingNotice(settings, seconds, enabled=not args.verbose):
+                end = _sync.run(answer_within(call.collect(), seconds))
+            metadata = end.metadata
             out.write_json(
                 {
-                    "text": answer.text,
-                    "response_metadata": answer.response_metadata,
-                    "usage_metadata": getattr(answer, "usage_metadata", None),
-                    "base_url": answer.response_metadata.get(
-                        "deployment", model.base_url
-                    ),
-                    "dialect": model.dialect,
+                    "text": end.text,
+                    "response_metadata": metadata.response,
+                    "usage_metadata": metadata.usage,
+                    "base_url": metadata.response.get("deployment", settings.base_url),
+                    "dialect": settings.dialect,
                 }
             )
         else:
             notice = not args.verbose
-            stream_answer(model, messages, out, seconds=seconds, notice=notice)
+            pieces = functools.partial(plan_pieces, call)
+            stream_answer(settings, pieces, out, seconds=seconds, notice=notice)
             out.end_line()
     finally:
-        model.close()
+        sessions.close()
+        _sync.run(router.store.aclose())
     return ExitCode.OK

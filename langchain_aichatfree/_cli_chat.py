@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from langchain_aichatfree._cli_ask import conversation, deadline, stream_answer
+from langchain_aichatfree._cli_ask import (
+    conversation,
+    deadline,
+    model_pieces,
+    stream_answer,
+)
 from langchain_aichatfree._cli_model import make_model
 from langchain_aichatfree._cli_report import (
     PROG,
@@ -187,9 +192,10 @@ def _chat_turn(
 
     out = LineTrackingWriter(sys.stdout)
     try:
+        messages = session.messages_for(question)
         answer = stream_answer(
             model,
-            session.messages_for(question),
+            lambda: model_pieces(model, messages),
             out,
             seconds=seconds,
             notice=not verbose,

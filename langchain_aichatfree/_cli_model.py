@@ -1,8 +1,10 @@
 """The model the command's flags describe, and the hidden password prompt.
 
-``ask``, ``chat`` and ``status`` build their `ChatAIChatFree` here, from the
-flags that name its fields (`FLAG_OF_FIELD`), the deployments file and
-``--ask-password``; ``probe`` reads the password the same way.
+``chat``, ``probe`` and ``status`` build their `ChatAIChatFree` here, and a
+one-shot question its `ModelSettings` alone (no LangChain model classes to
+import), from the same fields: the flags that name them (`FLAG_OF_FIELD`), the
+deployments file and ``--ask-password``; ``probe`` reads the password the same
+way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from langchain_aichatfree._cli_report import FLAG_OF_FIELD, UsageError
 from langchain_aichatfree._constants import ENV_PASSWORD
 
 if TYPE_CHECKING:
+    from langchain_aichatfree._model_settings import ModelSettings
     from langchain_aichatfree.chat_models import ChatAIChatFree
 
 
@@ -59,18 +62,16 @@ def password_from(args: argparse.Namespace) -> str | None:
     return os.environ.get(ENV_PASSWORD) or None
 
 
-def make_model(args: argparse.Namespace) -> ChatAIChatFree:
-    """The model the flags describe (the fields they leave out at their defaults).
+def settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the flags give (those they leave out are not in it).
 
     Args:
         args: The parsed flags of ``ask``, ``chat`` or ``status``.
 
     Returns:
-        The model; the caller closes it.
+        Keyword arguments for `ChatAIChatFree` or `ModelSettings`.
     """
     from pydantic import SecretStr
-
-    from langchain_aichatfree.chat_models import ChatAIChatFree
 
     settings: dict[str, Any] = {
         name: getattr(args, name)
@@ -87,4 +88,35 @@ def make_model(args: argparse.Namespace) -> ChatAIChatFree:
     if getattr(args, "ask_password", False):
         password = ask_password()
         settings["password"] = SecretStr(password) if password is not None else None
-    return ChatAIChatFree(**settings)
+    return settings
+
+
+def make_model(args: argparse.Namespace) -> ChatAIChatFree:
+    """The model the flags describe (the fields they leave out at their defaults).
+
+    Args:
+        args: The parsed flags of ``ask``, ``chat`` or ``status``.
+
+    Returns:
+        The model; the caller closes it.
+    """
+    from langchain_aichatfree.chat_models import ChatAIChatFree
+
+    return ChatAIChatFree(**settings_from(args))
+
+
+def make_settings(args: argparse.Namespace) -> ModelSettings:
+    """The model's settings the flags describe, without the model class.
+
+    The same fields, defaults from the environment, rules and errors as
+    `make_model`'s.
+
+    Args:
+        args: The parsed flags of ``ask``.
+
+    Returns:
+        The settings.
+    """
+    from langchain_aichatfree._model_settings import ModelSettings
+
+    return ModelSettings(**settings_from(args))

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from langchain_aichatfree._cli_report import PROG
 
 if TYPE_CHECKING:
-    from langchain_aichatfree.chat_models import ChatAIChatFree
+    from langchain_aichatfree._model_settings import ModelSettings
 
 NOTICE_AFTER: Final = 1.0
 """Seconds without text before a person at a terminal is told what is awaited."""
@@ -53,12 +53,13 @@ class WaitingNotice:
     """
 
     def __init__(
-        self, model: ChatAIChatFree, seconds: float | None, *, enabled: bool
+        self, model: ModelSettings, seconds: float | None, *, enabled: bool
     ) -> None:
         """Describe the wait for `model`'s answer.
 
         Args:
-            model: The model asked (its host, silence limit and attempts).
+            model: The settings of the model asked (its host, silence limit
+                and attempts; a `ChatAIChatFree` is one).
             seconds: The whole answer's deadline (``--timeout``), if any.
             enabled: Whether the notice may be shown at all.
         """
