@@ -5,10 +5,11 @@ the conversation sent, the answer streamed to stdout within ``--timeout``
 (`stream_answer`, which ``chat`` uses for each of its turns too) or awaited
 whole for ``--json``.
 
-A one-shot question does not build a `ChatAIChatFree`: its settings
-(`ModelSettings`, the same fields, rules and env defaults), its turns, the
-call's plan (`plan_call`) and the run (`PlannedCall`) are the model's own
-steps, without LangChain's model classes, tracers and langsmith to import.
+A one-shot question does not build a `ChatAIChatFree`: its settings and
+connections (`ModelConnections`, the model's base: the same fields, rules, env
+defaults and sessions), its turns, the call's plan and the run (`PlannedCall`)
+are the model's own steps, without LangChain's model classes, tracers and
+langsmith to import.
 ``chat`` streams from the model (`model_pieces`).
 """
 
@@ -308,9 +309,9 @@ def read_question(words: Sequence[str]) -> str:
 def run_ask(args: argparse.Namespace, out: LineTrackingWriter) -> ExitCode:
     """Ask one question; stream its answer, or print it as one JSON object.
 
-    The model's steps without the model: its settings from the flags, the
-    turns, the call's plan, the run, over sessions and a quota store closed at
-    the end (as `ChatAIChatFree.close` closes them).
+    The model's steps without the model: its settings and connections from
+    the flags (`ModelConnections`, `ChatAIChatFree`'s base), the turns, the
+    call's plan and the run, the connections closed at the end.
 
     Args:
         args: The parsed flags of ``ask``.
@@ -319,18 +320,11 @@ def run_ask(args: argparse.Namespace, out: LineTrackingWriter) -> ExitCode:
     Returns:
         `ExitCode.OK` (failures are raised).
     """
-    question = read_question(args.question)  # refused before any import
-    from langchain_aichatfree._answer import PlannedCall
-    from langchain_aichatfree._call_plan import plan_call, pool_router
-    from langchain_aichatfree._sessions import SessionPool
-
+    question = read_question(args.question)
     settings = make_settings(args)
-    sessions = SessionPool()
-    router = pool_router(settings, None)[1]
     try:
         turns = one_shot_turns(args.system, question)
-        plan = plan_call(settings, turns, None, {}, router)
-        call = PlannedCall(sessions, plan)
+        call = settings._run(settings._plan_call(turns, None, {}))
         seconds = deadline(args)
         if args.json:
             with WaitingNotice(settings, seconds, enabled=not args.verbose):
@@ -351,6 +345,5 @@ def run_ask(args: argparse.Namespace, out: LineTrackingWriter) -> ExitCode:
             stream_answer(settings, pieces, out, seconds=seconds, notice=notice)
             out.end_line()
     finally:
-        sessions.close()
-        _sync.run(router.store.aclose())
+        settings.close()
     return ExitCode.OK

@@ -19,7 +19,7 @@ from langchain_aichatfree._cli_report import FLAG_OF_FIELD, UsageError
 from langchain_aichatfree._constants import ENV_PASSWORD
 
 if TYPE_CHECKING:
-    from langchain_aichatfree._model_settings import ModelSettings
+    from langchain_aichatfree._model_connections import ModelConnections
     from langchain_aichatfree.chat_models import ChatAIChatFree
 
 
@@ -105,18 +105,18 @@ def make_model(args: argparse.Namespace) -> ChatAIChatFree:
     return ChatAIChatFree(**settings_from(args))
 
 
-def make_settings(args: argparse.Namespace) -> ModelSettings:
+def make_settings(args: argparse.Namespace) -> ModelConnections:
     """The model's settings the flags describe, without the model class.
 
     The same fields, defaults from the environment, rules and errors as
-    `make_model`'s.
+    `make_model`'s, and the same connections (made on first use).
 
     Args:
         args: The parsed flags of ``ask``.
 
     Returns:
-        The settings.
+        The settings; the caller closes them.
     """
-    from langchain_aichatfree._model_settings import ModelSettings
+    from langchain_aichatfree._model_connections import ModelConnections
 
-    return ModelSettings(**settings_from(args))
+    return ModelConnections(**settings_from(args))

@@ -6,7 +6,7 @@ fields, and each rule applied again when a field is assigned. `ChatAIChatFree`
 inherits them all next to `BaseChatModel`; the command line's one-shot
 question builds this class alone, so the same flags meet the same rules without
 importing `langchain_core.language_models` (its tracers and langsmith).
-Pure: no I/O.
+Pure (no I/O), but for `from_site`, which reads a site to find its settings.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Final, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from typing_extensions import Self
 
+from langchain_aichatfree import _sync
 from langchain_aichatfree._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CHUNK_TIMEOUT,
@@ -35,7 +36,7 @@ from langchain_aichatfree._constants import (
     GENERATE_PATH,
     RPM_WINDOW,
 )
-from langchain_aichatfree._deployment import Deployment
+from langchain_aichatfree._deployment import Deployment, configured_from_site
 from langchain_aichatfree._settings import (
     BaseURL,
     Headers,
@@ -251,3 +252,68 @@ class ModelSettings(BaseModel):
     def endpoint(self) -> str:
         """The URL requests are posted to."""
         return self.base_url.rstrip("/") + GENERATE_PATH
+
+    @classmethod
+    def from_site(
+        cls, url: str, password: str | SecretStr | None = None, **fields: Any
+    ) -> Self:
+        """A model for the deployment at a site's URL, its settings found there.
+
+        The site's page and chat script are read to find the web app family
+        (`dialect`) and the signing `secret`, and its ``/api/auth`` is asked
+        whether a password is needed and whether `password` is accepted (the
+        password is sent there only). Fetches stay on the site, are bounded in
+        size, and use the fields' `timeout`, `chunk_timeout`, `verify_ssl` and
+        `proxy`. ``aichatfree probe URL`` shows the same findings.
+
+        Args:
+            url: The site, e.g. ``"https://your.site"``.
+            password: The site password; else the `password` field, else
+                ``$AICHATFREE_PASSWORD``.
+            **fields: Any other field (`base_url`, `dialect` and `secret` are
+                found, not given).
+
+        Returns:
+            The configured model.
+
+        Raises:
+            SiteProbeError: The site is not a deployment this model can use, or
+                its chat script or secret cannot be read; the message says what
+                was seen.
+            AuthenticationError: A password is needed and none was given, or the
+                one given was refused.
+            APIConnectionError: The site could not be reached (or timed out).
+        """
+        return _sync.run(cls.afrom_site(url, password, **fields))
+
+    @classmethod
+    async def afrom_site(
+        cls, url: str, password: str | SecretStr | None = None, **fields: Any
+    ) -> Self:
+        """Async `from_site`, probing with this model's timeouts, TLS and proxy.
+
+        Args:
+            url: The site, e.g. ``"https://your.site"``.
+            password: The site password (see `from_site`).
+            **fields: Any other field.
+
+        Returns:
+            The configured model.
+        """
+        from langchain_aichatfree._site import probe_options
+
+        if password is None:
+            password = fields.get("password", fields.get("api_key"))
+        rest = {k: v for k, v in fields.items() if k not in ("password", "api_key")}
+        return await configured_from_site(
+            cls,
+            url,
+            password,
+            rest,
+            probe_settings=lambda draft: probe_options(  # the model's own
+                timeout=draft.timeout,
+                chunk_timeout=draft.chunk_timeout,
+                verify_ssl=draft.verify_ssl,
+                proxy=draft.proxy,
+            ),
+        )

@@ -1,10 +1,13 @@
 """`ChatAIChatFree`: the AIChatFree web app as a LangChain chat model.
 
-The class joins its settings (`ModelSettings`: the fields, their rules and
-env defaults) to LangChain's `BaseChatModel`, and holds LangChain's entry
-points. A call is planned by `_call_plan` (arguments checked,
-request and options built, before any I/O) and run by `_answer`;
-`bind_tools` and `with_structured_output` are built by `_structured_output`.
+The class joins its settings and connections (`ModelConnections`, on
+`ModelSettings`: the fields, their rules and env defaults, the HTTP sessions
+and router, `from_site`, the quota status, closing) to LangChain's
+`BaseChatModel`, and holds LangChain's entry points. Messages become turns
+(`_turns`); a call is planned by `_call_plan` (arguments checked, request and
+options built, before any I/O), run by `_answer` and made LangChain's chunks
+or result by `_answer_message`; `bind_tools` and `with_structured_output` are
+built by `_structured_output`.
 The structured-output parsers and the site probe are imported on first use: a
 plain call needs neither.
 """
@@ -12,7 +15,6 @@ plain call needs neither.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from types import TracebackType
 from typing import Any, Literal
 
 from langchain_core.callbacks import (
@@ -29,34 +31,20 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    PrivateAttr,
-    SecretStr,
-)
-from typing_extensions import Self
+from pydantic import BaseModel, ConfigDict
 
 from langchain_aichatfree import _sync
-from langchain_aichatfree._answer import PlannedCall
 from langchain_aichatfree._answer_message import collect_result, stream_chunks
-from langchain_aichatfree._call_plan import (
-    CallPlan,
-    RouterCache,
-    plan_call,
-    pool_router,
-)
+from langchain_aichatfree._call_plan import CallPlan
 from langchain_aichatfree._constants import PROVIDER
-from langchain_aichatfree._deployment import configured_from_site
-from langchain_aichatfree._model_settings import SECRET_ENV_VARS, ModelSettings
+from langchain_aichatfree._model_connections import ModelConnections
+from langchain_aichatfree._model_settings import SECRET_ENV_VARS
 from langchain_aichatfree._protocol import estimate_token_ids, estimate_tokens
-from langchain_aichatfree._router import Router
-from langchain_aichatfree._sessions import SessionPool
 from langchain_aichatfree._settings import redact_url
 from langchain_aichatfree._turns import message_turns
 
 
-class ChatAIChatFree(ModelSettings, BaseChatModel):
+class ChatAIChatFree(ModelConnections, BaseChatModel):
     r"""AIChatFree (and any GeminiProChat or chatgpt-demo deployment) chat model.
 
     The deployment takes a signed conversation and streams plain text back; this
@@ -201,74 +189,6 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
-    _sessions: SessionPool = PrivateAttr(default_factory=SessionPool)
-    _router: RouterCache | None = PrivateAttr(default=None)
-
-    @classmethod
-    def from_site(
-        cls, url: str, password: str | SecretStr | None = None, **fields: Any
-    ) -> Self:
-        """A model for the deployment at a site's URL, its settings found there.
-
-        The site's page and chat script are read to find the web app family
-        (`dialect`) and the signing `secret`, and its ``/api/auth`` is asked
-        whether a password is needed and whether `password` is accepted (the
-        password is sent there only). Fetches stay on the site, are bounded in
-        size, and use the fields' `timeout`, `chunk_timeout`, `verify_ssl` and
-        `proxy`. ``aichatfree probe URL`` shows the same findings.
-
-        Args:
-            url: The site, e.g. ``"https://your.site"``.
-            password: The site password; else the `password` field, else
-                ``$AICHATFREE_PASSWORD``.
-            **fields: Any other field (`base_url`, `dialect` and `secret` are
-                found, not given).
-
-        Returns:
-            The configured model.
-
-        Raises:
-            SiteProbeError: The site is not a deployment this model can use, or
-                its chat script or secret cannot be read; the message says what
-                was seen.
-            AuthenticationError: A password is needed and none was given, or the
-                one given was refused.
-            APIConnectionError: The site could not be reached (or timed out).
-        """
-        return _sync.run(cls.afrom_site(url, password, **fields))
-
-    @classmethod
-    async def afrom_site(
-        cls, url: str, password: str | SecretStr | None = None, **fields: Any
-    ) -> Self:
-        """Async `from_site`, probing with this model's timeouts, TLS and proxy.
-
-        Args:
-            url: The site, e.g. ``"https://your.site"``.
-            password: The site password (see `from_site`).
-            **fields: Any other field.
-
-        Returns:
-            The configured model.
-        """
-        from langchain_aichatfree._site import probe_options
-
-        if password is None:
-            password = fields.get("password", fields.get("api_key"))
-        rest = {k: v for k, v in fields.items() if k not in ("password", "api_key")}
-        return await configured_from_site(
-            cls,
-            url,
-            password,
-            rest,
-            probe_settings=lambda draft: probe_options(  # the model's own
-                timeout=draft.timeout,
-                chunk_timeout=draft.chunk_timeout,
-                verify_ssl=draft.verify_ssl,
-                proxy=draft.proxy,
-            ),
-        )
-
     # -- LangChain plumbing -------------------------------------------------
 
     @property
@@ -360,23 +280,12 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
 
     # -- the calls ------------------------------------------------------------
 
-    def _get_router(self) -> Router:
-        """The model's deployments and quota store, made on first use (no I/O)."""
-        self._router = pool_router(self, self._router)
-        return self._router[1]
-
     def _plan(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: Any
     ) -> CallPlan:
         """Check and convert everything a call needs, before any I/O."""
-        return plan_call(
-            self,
-            message_turns(messages),
-            stop,
-            kwargs,
-            self._get_router(),
-            rate_limiter=self.rate_limiter,
-        )
+        turns = message_turns(messages)
+        return self._plan_call(turns, stop, kwargs, rate_limiter=self.rate_limiter)
 
     async def _astream(
         self,
@@ -385,8 +294,8 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        plan = self._plan(messages, stop, kwargs)
-        async for chunk in stream_chunks(PlannedCall(self._sessions, plan)):
+        call = self._run(self._plan(messages, stop, kwargs))
+        async for chunk in stream_chunks(call):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -398,10 +307,8 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        plan = self._plan(messages, stop, kwargs)
-        for chunk in _sync.iterate(
-            lambda: stream_chunks(PlannedCall(self._sessions, plan))
-        ):
+        call = self._run(self._plan(messages, stop, kwargs))
+        for chunk in _sync.iterate(lambda: stream_chunks(call)):
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -413,8 +320,8 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        plan = self._plan(messages, stop, kwargs)
-        return await collect_result(PlannedCall(self._sessions, plan))
+        call = self._run(self._plan(messages, stop, kwargs))
+        return await collect_result(call)
 
     def _generate(
         self,
@@ -423,8 +330,8 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        plan = self._plan(messages, stop, kwargs)
-        return _sync.run(collect_result(PlannedCall(self._sessions, plan)))
+        call = self._run(self._plan(messages, stop, kwargs))
+        return _sync.run(collect_result(call))
 
     # -- emulated tools and structured output ---------------------------------
 
@@ -550,63 +457,3 @@ class ChatAIChatFree(ModelSettings, BaseChatModel):
         from langchain_aichatfree._structured_output import model_profile
 
         return model_profile(self.dialect)
-
-    # -- quotas ---------------------------------------------------------------
-
-    async def aquota_status(self) -> list[dict[str, Any]]:
-        """The quota state of each deployment, as the store has it now.
-
-        Returns:
-            One dict per deployment, in the pool's order: ``base_url`` (no
-            credentials), ``quota_group``, ``cooling_until`` (epoch seconds, or
-            ``None``), ``reason`` (why it cools or is out), ``rpm_used`` and
-            ``rpd_used`` (requests counted in the current minute and day).
-        """
-        return await self._get_router().status()
-
-    def quota_status(self) -> list[dict[str, Any]]:
-        """`aquota_status` from synchronous code.
-
-        Returns:
-            One dict per deployment (see `aquota_status`).
-        """
-        return _sync.run(self.aquota_status())
-
-    # -- lifecycle ------------------------------------------------------------
-
-    async def aclose(self) -> None:
-        """Close the model's HTTP sessions (it stays usable: new calls reopen).
-
-        This loop's connections to a Redis quota store are closed too.
-        """
-        await self._sessions.aclose()
-        if self._router is not None:
-            await self._router[1].store.aclose()
-
-    def close(self) -> None:
-        """Close the model's HTTP sessions from synchronous code."""
-        self._sessions.close()
-        if self._router is not None:
-            _sync.run(self._router[1].store.aclose())
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
