@@ -35,6 +35,7 @@ count rate limits in a row (1: the first); a successful probe clears them.
 from __future__ import annotations
 
 import abc
+import os
 import threading
 import time
 from collections import deque
@@ -71,17 +72,22 @@ class Grant:
     Attributes:
         ok: True: one request was counted against the group's budgets.
         probe: True: this caller holds the post-cooldown probe lease for the
-            group, and must call `QuotaStore.release` when its call ends.
+            group, and must call `QuotaStore.release` with `lease` when its
+            call ends.
         free_at: When not ok: epoch seconds when the group may next be usable
             (``None`` when unknown).
         reason: When not ok: ``"cooling: <reason>"``, ``"rpm"``, ``"rpd"``,
             ``"probing"`` or ``"out: <reason>"``.
+        lease: When probe: the lease's token, so that `QuotaStore.release`
+            ends this lease and no later one (a probe that outlived its lease
+            must not end the next prober's).
     """
 
     ok: bool
     probe: bool = False
     free_at: float | None = None
     reason: str | None = None
+    lease: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,16 +148,22 @@ class QuotaStore(abc.ABC):
         """
         return await self._acquire(group, rpm, rpd, now)
 
-    async def release(self, group: str, *, success: bool) -> None:
+    async def release(
+        self, group: str, *, success: bool, lease: str | None = None
+    ) -> None:
         """End a call that held the probe lease.
 
         Args:
             group: The quota group.
-            success: The probe got an answer: the lease and the strikes are
-                cleared and the group is open to all. Else only the lease is
-                cleared (report a rate limit with `cool_down` first).
+            success: The probe got an answer: the strikes are cleared and the
+                group is open to all. Else the group stays as it is (report a
+                rate limit with `cool_down` first).
+            lease: The grant's `Grant.lease`: the lease is cleared only while
+                it is still this one (it lasts at most the store's ``lease``
+                seconds, and another caller may hold the next). ``None``
+                clears whichever lease is held.
         """
-        await self._release(group, success)
+        await self._release(group, success, lease)
 
     async def cool_down(
         self,
@@ -210,7 +222,7 @@ class QuotaStore(abc.ABC):
         """See `acquire`."""
 
     @abc.abstractmethod
-    async def _release(self, group: str, success: bool) -> None:
+    async def _release(self, group: str, success: bool, lease: str | None) -> None:
         """See `release`."""
 
     @abc.abstractmethod
@@ -243,6 +255,7 @@ class _Group:
     strikes: int = 0
     probe_pending: bool = False
     lease_until: float = 0.0
+    lease: str | None = None
     out_reason: str | None = None
     out_until: float = 0.0
 
@@ -325,16 +338,19 @@ class MemoryStore(QuotaStore):
                 return Grant(ok=False, free_at=next_pacific_midnight(now), reason="rpd")
             state.minute.append(now)
             state.day_count += 1
-            if probe:
-                state.lease_until = now + self._lease
-            return Grant(ok=True, probe=probe)
+            if not probe:
+                return Grant(ok=True)
+            state.lease_until = now + self._lease
+            state.lease = os.urandom(8).hex()
+            return Grant(ok=True, probe=True, lease=state.lease)
 
-    async def _release(self, group: str, success: bool) -> None:
+    async def _release(self, group: str, success: bool, lease: str | None) -> None:
         with self._lock:
             state = self._groups.get(group)
             if state is None:
                 return
-            state.lease_until = 0.0
+            if lease is None or lease == state.lease:
+                state.lease_until, state.lease = 0.0, None
             if success:
                 state.probe_pending = False
                 state.strikes = 0

@@ -282,32 +282,33 @@ class RedisStore(QuotaStore):
                     repr(midnight),
                 ],
             )
-            ok, probe, free_at, reason = reply
+            ok, probe, free_at, reason, lease = reply
             return Grant(
                 ok=bool(ok),
                 probe=bool(probe),
                 free_at=None if free_at is None else float(free_at),
                 reason=None if reason is None else _decoded(reason),
+                lease=None if lease is None else _decoded(lease),
             )
 
         return await self._run(
             remote, lambda m: m.acquire(group, rpm=rpm, rpd=rpd, now=now)
         )
 
-    async def _release(self, group: str, success: bool) -> None:
+    async def _release(self, group: str, success: bool, lease: str | None) -> None:
         keys = self._keys(group)
 
         async def remote(c: RedisConnection) -> None:
             await c.release(
                 keys=[keys.cool, keys.lease],
-                args=["1" if success else "0"],
+                args=["1" if success else "0", lease or ""],
             )
 
         async def local(m: MemoryStore) -> None:
-            await m.release(group, success=success)
+            await m.release(group, success=success, lease=lease)
 
         # The lease may have been taken on either side of an outage.
-        await self._fallback.release(group, success=success)
+        await self._fallback.release(group, success=success, lease=lease)
         await self._run(remote, local)
 
     async def _cool_down(

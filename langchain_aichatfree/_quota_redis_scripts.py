@@ -103,17 +103,17 @@ ACQUIRE: Final = (
 local out = redis.call('GET', KEYS[5])
 if out then
   local ttl = redis.call('PTTL', KEYS[5])
-  return {0, 0, fmt(now + math.max(ttl, 0) / 1000), 'out: ' .. out}
+  return {0, 0, fmt(now + math.max(ttl, 0) / 1000), 'out: ' .. out, false}
 end
 local cool = redis.call('HMGET', KEYS[1], 'until', 'reason', 'probe')
 local cooling_until = tonumber(cool[1])
 if cooling_until and cooling_until > now then
-  return {0, 0, cool[1], 'cooling: ' .. (cool[2] or 'rate limit')}
+  return {0, 0, cool[1], 'cooling: ' .. (cool[2] or 'rate limit'), false}
 end
 local probe = cool[3] == '1'
 if probe then
   local ttl = redis.call('PTTL', KEYS[2])
-  if ttl > 0 then return {0, 0, fmt(now + ttl / 1000), 'probing'} end
+  if ttl > 0 then return {0, 0, fmt(now + ttl / 1000), 'probing', false} end
 end
 local window = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
@@ -122,21 +122,22 @@ if rpm and redis.call('ZCARD', KEYS[3]) >= rpm then
   local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
   local free = now + window
   if oldest[2] then free = tonumber(oldest[2]) + window end
-  return {0, 0, fmt(free), 'rpm'}
+  return {0, 0, fmt(free), 'rpm', false}
 end
 local rpd = tonumber(ARGV[3])
 if rpd and tonumber(redis.call('GET', KEYS[4]) or '0') >= rpd then
-  return {0, 0, ARGV[8], 'rpd'}
+  return {0, 0, ARGV[8], 'rpd', false}
 end
 redis.call('ZADD', KEYS[3], now, ARGV[5])
 redis.call('PEXPIRE', KEYS[3], math.ceil(window * 1000) + 1000)
 redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], ARGV[7])
 if probe then
-  redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[6])
-  return {1, 1, false, false}
+  -- the lease's token is this request's member: release ends this lease only
+  redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[6])
+  return {1, 1, false, false, ARGV[5]}
 end
-return {1, 0, false, false}
+return {1, 0, false, false, false}
 """
 )
 
@@ -173,8 +174,10 @@ return {fmt(deadline), reason}
 )
 
 RELEASE: Final = """
--- KEYS: cool, lease; ARGV: success ('1' or '0')
-redis.call('DEL', KEYS[2])
+-- KEYS: cool, lease; ARGV: success ('1' or '0'), the lease's token ('': any)
+if ARGV[2] == '' or redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('DEL', KEYS[2])
+end
 if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], 'probe', '0', 'strikes', '0')
 end

@@ -36,6 +36,7 @@ from langchain_aichatfree.errors import (
 )
 
 if TYPE_CHECKING:
+    from langchain_aichatfree._quota import Grant
     from langchain_aichatfree._router import Endpoint, Router
 
 __all__ = ["Route", "Target"]
@@ -56,6 +57,7 @@ class Target:
         options: The call's options, with the deployment's URL and credentials.
         request: The conversation in the deployment's dialect.
         probe: Whether the attempt is the probe after a cooldown.
+        lease: The probe lease's token (`Grant.lease`), when it is the probe.
     """
 
     index: int
@@ -63,6 +65,7 @@ class Target:
     options: CallOptions
     request: PreparedRequest
     probe: bool
+    lease: str | None = None
 
 
 @dataclass(slots=True)
@@ -104,7 +107,7 @@ class Route:
 
     # -- reserving ------------------------------------------------------------
 
-    def _target(self, index: int, probe: bool) -> Target:
+    def _target(self, index: int, grant: Grant) -> Target:
         """The attempt to deployment `index`: its URL, credentials and dialect."""
         endpoint = self.router.endpoints[index]
         options = self.options
@@ -118,7 +121,7 @@ class Route:
                 dialect=endpoint.deployment.dialect,
             )
         request = self.request.for_dialect(endpoint.deployment.dialect)
-        return Target(index, endpoint, options, request, probe)
+        return Target(index, endpoint, options, request, grant.probe, grant.lease)
 
     async def _reserve(
         self, exclude: frozenset[int]
@@ -140,7 +143,7 @@ class Route:
             )
             if grant.ok:
                 router.granted(index, now)
-                target = self._target(index, grant.probe)
+                target = self._target(index, grant)
                 self._reserved = target
                 if grant.probe:
                     self._probing = target
@@ -215,7 +218,7 @@ class Route:
         if target.probe and self._probing is target:
             self._probing = None
             await self.router.store.release(
-                target.endpoint.deployment.group, success=success
+                target.endpoint.deployment.group, success=success, lease=target.lease
             )
             self.router.wake()
 

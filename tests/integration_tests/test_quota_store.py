@@ -227,6 +227,51 @@ async def test_a_failed_probe_lets_the_next_caller_probe(
     assert (second.ok, second.probe) == (True, True)
 
 
+@pytest.fixture(params=["memory", "redis"])
+async def short_lease_store(
+    request: pytest.FixtureRequest, redis_server: RedisServer
+) -> AsyncIterator[QuotaStore]:
+    """A store whose probe lease lasts 0.3 s (real time, Redis's own clock too)."""
+    made: QuotaStore
+    if request.param == "memory":
+        made = MemoryStore(lease=0.3)
+    else:
+        made = RedisStore(
+            redis_server.url,
+            prefix=f"t{uuid.uuid4().hex[:8]}:",
+            lease=0.3,
+            connect_timeout=10.0,
+            socket_timeout=10.0,
+        )
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+async def test_a_probe_that_outlived_its_lease_leaves_the_next_probe_alone(
+    short_lease_store: QuotaStore,
+) -> None:
+    store = short_lease_store
+    await store.cool_down("g", text=None, retry_after=0.05)
+    await asyncio.sleep(0.2)  # the cooldown ended: the next caller probes
+    first = await store.acquire("g", rpm=None, rpd=None)
+    assert (first.ok, first.probe) == (True, True)
+    assert first.lease
+    assert (await store.acquire("g", rpm=None, rpd=None)).reason == "probing"
+    await asyncio.sleep(0.5)  # the first probe outlives its lease
+    second = await store.acquire("g", rpm=None, rpd=None)
+    assert (second.ok, second.probe) == (True, True)
+    assert second.lease
+    assert second.lease != first.lease
+    # The late first probe fails and ends: the second still holds its lease.
+    await store.release("g", success=False, lease=first.lease)
+    assert (await store.acquire("g", rpm=None, rpd=None)).reason == "probing"
+    await store.release("g", success=False, lease=second.lease)
+    third = await store.acquire("g", rpm=None, rpd=None)
+    assert (third.ok, third.probe) == (True, True)
+
+
 async def test_a_probe_needs_budget_too(store: QuotaStore, t0: float) -> None:
     assert (await store.acquire("g", rpm=1, rpd=None, now=t0)).ok
     deadline, _ = await store.cool_down("g", text=None, retry_after=1.0, now=t0)

@@ -6,6 +6,7 @@ would tell them, and what it reserves, records and refuses is checked.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -28,10 +29,13 @@ from langchain_aichatfree.errors import (
 URLS = ["https://a.example", "https://b.example", "https://c.example"]
 
 
-def make_route(count: int = 2, *, max_wait: float = 0.0) -> Route:
+def make_route(
+    count: int = 2, *, max_wait: float = 0.0, store: MemoryStore | None = None
+) -> Route:
     deployments = [Deployment(base_url=url) for url in URLS[:count]]
     router = Router(
-        endpoints_for(deployments, lambda _: {}, "/api/generate"), MemoryStore()
+        endpoints_for(deployments, lambda _: {}, "/api/generate"),
+        MemoryStore() if store is None else store,
     )
     options = CallOptions(
         url="unused",
@@ -136,3 +140,20 @@ async def test_the_pool_s_wait_leaves_the_attempt_s_error_as_it_was() -> None:
     assert raised.retry_after > 0
     assert (raised.message, raised.status_code, raised.body) == ("slow down", 429, "{}")
     assert raised.__cause__ is error
+
+
+async def test_a_probe_that_outlived_its_lease_ends_only_its_own() -> None:
+    store = MemoryStore(lease=0.2)
+    late = make_route(1, store=store)
+    group = late.router.endpoints[0].deployment.group
+    await store.cool_down(group, text=None, retry_after=0.01)
+    await asyncio.sleep(0.05)  # the cooldown ended: the next call probes
+    first = await late.pick()
+    assert first.probe
+    await asyncio.sleep(0.3)  # the probe outlives its lease: another call probes
+    following = late.router.route(late.request, late.options, 0.0)
+    second = await following.pick()
+    assert second.probe
+    await late.failed(first, APIError("boom"))  # the late probe ends
+    grant = await store.acquire(group, rpm=None, rpd=None)
+    assert (grant.ok, grant.reason) == (False, "probing")
