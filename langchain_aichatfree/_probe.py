@@ -20,6 +20,8 @@ from html.parser import HTMLParser
 from typing import Any, Final, Literal
 from urllib.parse import urljoin, urlsplit
 
+from langchain_aichatfree._origin import DEFAULT_PORTS
+
 Dialect = Literal["gemini", "chatgpt-demo"]
 
 FAMILY_NAMES: Final[dict[Dialect, str]] = {
@@ -28,7 +30,6 @@ FAMILY_NAMES: Final[dict[Dialect, str]] = {
 }
 """How each dialect's web app is called, for messages."""
 
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 _STATIC_IMPORT: Final = re.compile(
     r"""(?:\bimport\s*(?:[\w$*{}\s,]+?\s*from\s*)?|\bimport\s*\()\s*["']([^"'\s]+\.m?js)["']"""
@@ -60,7 +61,7 @@ def site_url(url: str) -> str:
             "not send: give the address without them"
         )
         raise ValueError(msg)
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         msg = f"expected a site's http(s) URL such as https://your.site, got {url!r}"
         raise ValueError(msg)
     try:
@@ -68,49 +69,6 @@ def site_url(url: str) -> str:
     except ValueError as e:
         raise ValueError(f"bad port in {url!r}: {e}") from None
     return text
-
-
-def _origin_of(url: str) -> tuple[str, str, int]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
-    return scheme, (parts.hostname or "").lower(), port
-
-
-def origin(url: str) -> str:
-    """The site's root URL: scheme, host and port only (no trailing slash).
-
-    Args:
-        url: Any URL on the site.
-
-    Returns:
-        e.g. ``"https://your.site"`` or ``"http://127.0.0.1:8000"``.
-    """
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower().rpartition('@')[2]}"
-
-
-def same_site(base: str, url: str, *, upgrade: bool = False) -> bool:
-    """Whether `url` is on the same site as `base` (scheme, host and port).
-
-    Args:
-        base: A URL of the site.
-        url: The URL to check.
-        upgrade: Also accept the move from ``http`` to ``https`` on the same
-            host (a site's usual redirect), default ports on both sides.
-
-    Returns:
-        Whether it is the same site.
-    """
-    a, b = _origin_of(base), _origin_of(url)
-    if a == b:
-        return True
-    return (
-        upgrade
-        and a[1] == b[1]
-        and (a[0], b[0]) == ("http", "https")
-        and (a[2], b[2]) == (80, 443)
-    )
 
 
 # -- the page -------------------------------------------------------------------

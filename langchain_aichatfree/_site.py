@@ -36,14 +36,13 @@ from langchain_aichatfree._constants import (
     PROBE_TIMEOUT,
     USER_AGENT,
 )
+from langchain_aichatfree._origin import origin, same_site
 from langchain_aichatfree._probe import (
     FAMILY_NAMES,
     Dialect,
     ScriptRef,
     SiteSettings,
-    origin,
     parse_page,
-    same_site,
     script_imports,
     site_url,
 )

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
 from pydantic import SecretStr
@@ -27,6 +27,7 @@ from langchain_aichatfree._constants import (
     DEFAULT_MAX_WAIT,
     MAX_REDIRECTS,
 )
+from langchain_aichatfree._origin import same_site
 from langchain_aichatfree._protocol import PreparedRequest, is_page_media_type
 from langchain_aichatfree._response_body import (
     MAX_ERROR_BODY,
@@ -233,13 +234,13 @@ async def _post(
             location = response.headers.get("Location")
             if 300 <= response.status < 400 and location:
                 target = urljoin(str(response.url), location)
-                if options.follow_redirects and _same_origin(url, target):
+                if options.follow_redirects and same_site(url, target):
                     url = target
                     continue
                 raise redirect_error(
                     response.status,
                     target,
-                    same_site=_same_origin(options.url, target),
+                    same_site=same_site(options.url, target),
                     redact_secrets=(options.password,),
                 )
             raw = await read_bounded(response.content, MAX_ERROR_BODY)
@@ -256,12 +257,6 @@ async def _post(
     raise failure_error(
         Failure.TOO_MANY_REDIRECTS, url=options.url, limit=MAX_REDIRECTS
     )
-
-
-def _same_origin(a: str, b: str) -> bool:
-    """Whether two URLs have the same scheme, host and port."""
-    ua, ub = urlsplit(a), urlsplit(b)
-    return (ua.scheme, ua.hostname, ua.port) == (ub.scheme, ub.hostname, ub.port)
 
 
 def _warn_replaced(options: CallOptions) -> None:
