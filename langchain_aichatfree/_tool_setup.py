@@ -225,7 +225,7 @@ def build_tool_setup(
             json_schema = response_format_from_schema(response_format)["json_schema"]
     if not formatted and json_schema is None and not json_mode:
         return None
-    _check_encodable(formatted, json_schema)
+    _refuse_unsendable_tools(formatted, json_schema)
     return ToolSetup(
         tools=formatted,
         mode=mode,
@@ -236,7 +236,7 @@ def build_tool_setup(
     )
 
 
-def _check_encodable(
+def _refuse_unsendable_tools(
     tools: Sequence[Mapping[str, Any]], json_schema: Mapping[str, Any] | None
 ) -> None:
     """Refuse, naming the tool, text that cannot be sent as UTF-8.
