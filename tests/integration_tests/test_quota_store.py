@@ -38,13 +38,13 @@ DAILY = (
 )
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(
-    request: pytest.FixtureRequest, redis_server: RedisServer
+async def _shared_state_store(
+    kind: str, redis_server: RedisServer, **settings: Any
 ) -> AsyncIterator[QuotaStore]:
+    """A store of `kind` for the shared-state tests, closed after the test."""
     made: QuotaStore
-    if request.param == "memory":
-        made = MemoryStore()
+    if kind == "memory":
+        made = MemoryStore(**settings)
     else:
         # These tests are about the shared state, not outages: timeouts a busy
         # CI machine meets (the defaults, 0.5 s, would turn a slow connect into
@@ -54,6 +54,7 @@ async def store(
             prefix=f"t{uuid.uuid4().hex[:8]}:",
             connect_timeout=10.0,
             socket_timeout=10.0,
+            **settings,
         )
     try:
         yield made
@@ -61,6 +62,14 @@ async def store(
             assert made.outages == 0, "Redis failed during the test: see the warning"
     finally:
         await made.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(
+    request: pytest.FixtureRequest, redis_server: RedisServer
+) -> AsyncIterator[QuotaStore]:
+    async for made in _shared_state_store(request.param, redis_server):
+        yield made
 
 
 @pytest.fixture
@@ -232,21 +241,8 @@ async def short_lease_store(
     request: pytest.FixtureRequest, redis_server: RedisServer
 ) -> AsyncIterator[QuotaStore]:
     """A store whose probe lease lasts 0.3 s (real time, Redis's own clock too)."""
-    made: QuotaStore
-    if request.param == "memory":
-        made = MemoryStore(lease=0.3)
-    else:
-        made = RedisStore(
-            redis_server.url,
-            prefix=f"t{uuid.uuid4().hex[:8]}:",
-            lease=0.3,
-            connect_timeout=10.0,
-            socket_timeout=10.0,
-        )
-    try:
+    async for made in _shared_state_store(request.param, redis_server, lease=0.3):
         yield made
-    finally:
-        await made.aclose()
 
 
 async def test_a_probe_that_outlived_its_lease_leaves_the_next_probe_alone(
