@@ -372,28 +372,36 @@ def restart(redis: Any, calls: int) -> dict[str, Any]:
         expected = calls / (RPM * DEPLOYMENTS / WINDOW)  # seconds at full use
         events: dict[str, float] = {}
 
+        finished = threading.Event()
+
         def chaos() -> None:
             # The clock starts when every worker has imported and runs (on a
             # busy machine that can take longer than the whole batch).
             while len(os.listdir(ready_dir)) < WORKERS:
-                time.sleep(0.05)
+                if finished.wait(0.05):
+                    return
             events["ready"] = time.time()
-            time.sleep(expected / 3)
+            if finished.wait(expected / 3):
+                return
             redis.stop()
             events["stopped"] = time.time()
-            time.sleep(expected / 3)
+            finished.wait(expected / 3)  # started again even if the batch ended
             redis.start()
             events["started"] = time.time()
 
-        thread = threading.Thread(target=chaos, daemon=True)
+        thread = threading.Thread(target=chaos)
         thread.start()
-        results = _run_workers("pool", urls, redis.url, calls, ready_dir=ready_dir)
-        thread.join(timeout=5)
+        try:
+            results = _run_workers("pool", urls, redis.url, calls, ready_dir=ready_dir)
+        finally:
+            finished.set()
+            thread.join()
         refused = sum(s.quota.refused for s in servers)
     done = sum(len(r["done"]) for r in results)
     limited = sum(r["limited"] for r in results)
     errors = sum(sum(r["errors"].values()) for r in results)
     started = events.get("started")
+    ready = events.get("ready", min(r["ready"] for r in results))
     downs = [[t for t, e in r["store_events"] if e == "down"] for r in results]
     ups = [[t for t, e in r["store_events"] if e == "up"] for r in results]
     # How long after the restart each worker shared its state in Redis again
@@ -418,8 +426,7 @@ def restart(redis: Any, calls: int) -> dict[str, Any]:
         "refused": refused,
         "last_answer_after_restart": last,
         "seconds": round(
-            max((t for r in results for t in r["done"]), default=events["ready"])
-            - events["ready"],
+            max((t for r in results for t in r["done"]), default=ready) - ready,
             1,
         ),
         "down_for": (
