@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from langchain_core.messages import (
 from langchain_aichatfree import ChatAIChatFree
 from langchain_aichatfree._cli import ExitCode, main
 from langchain_aichatfree.testing import UPSTREAM_ERRORS, LocalServer, Reply
+from tests._command import COMMAND, Result, child_env, run_command, run_each
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32", reason="drives the command through POSIX terminals"
@@ -83,17 +83,6 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def child_env(**changes: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AICHATFREE_")}
-    env.update(TERM="dumb", PYTHONIOENCODING="utf-8")
-    for name, value in changes.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
-
-
 def server_env(server: LocalServer, **changes: str | None) -> dict[str, str]:
     base: dict[str, str | None] = {
         "AICHATFREE_BASE_URL": server.url,
@@ -101,9 +90,6 @@ def server_env(server: LocalServer, **changes: str | None) -> dict[str, str]:
         "AICHATFREE_PASSWORD": PASSWORD,
     }
     return child_env(**{**base, **changes})
-
-
-COMMAND = [sys.executable, "-m", "langchain_aichatfree"]
 
 
 # -- one-shot runs, all started together ----------------------------------------
@@ -149,32 +135,11 @@ def server_options() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def runs(module_server: LocalServer) -> dict[str, subprocess.CompletedProcess[str]]:
-    def run(case: Case) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*COMMAND, *case.args],
-            input=case.stdin,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            env=server_env(module_server, **case.env),
-            timeout=90,
-            start_new_session=True,
-            check=False,
-        )
+    def run(case: Case) -> Callable[[], subprocess.CompletedProcess[str]]:
+        env = server_env(module_server, **case.env)
+        return lambda: run_command(case.args, env, case.stdin)
 
-    todo = cases()
-    with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-        futures = {name: pool.submit(run, case) for name, case in todo.items()}
-        return {name: future.result() for name, future in futures.items()}
-
-
-@dataclass
-class Result:
-    """What `main()` did when called in this process."""
-
-    returncode: int
-    stdout: str
-    stderr: str
+    return run_each({name: run(case) for name, case in cases().items()})
 
 
 @pytest.fixture

@@ -6,14 +6,10 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
-import os
 import socket
 import ssl
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -32,6 +28,7 @@ from langchain_aichatfree._cli import main
 from langchain_aichatfree._site import ProbeOptions, probe_site
 from langchain_aichatfree.testing import LocalServer, SitePages
 from langchain_aichatfree.testing._site import _build
+from tests._command import Result, child_env, run_command, run_each
 
 PASSWORD = "probe-pw-7731"
 WRONG = "probe-wrong-2210"
@@ -398,14 +395,6 @@ def test_local_server_without_site_keeps_get_a_404():
 
 # -- through the real command -------------------------------------------------------
 
-COMMAND = [sys.executable, "-m", "langchain_aichatfree", "probe"]
-
-
-def child_env(**changes: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AICHATFREE_")}
-    env.update(TERM="dumb", PYTHONIOENCODING="utf-8", **changes)
-    return env
-
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, LocalServer]]:
@@ -436,27 +425,9 @@ def runs(
 
     def run(case: tuple[list[str], dict[str, str]]) -> Any:
         args, env = case
-        return subprocess.run(
-            [*COMMAND, *args],
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            env=child_env(**env),
-            timeout=90,
-            start_new_session=True,
-            check=False,
-        )
+        return lambda: run_command(["probe", *args], child_env(**env))
 
-    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
-        futures = {name: pool.submit(run, case) for name, case in cases.items()}
-        return {name: future.result() for name, future in futures.items()}
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
+    return run_each({name: run(case) for name, case in cases.items()})
 
 
 @pytest.fixture
